@@ -1,0 +1,41 @@
+# spindle_library / spindle_test / spindle_benchmark: one line per target in each folder's
+# CMakeLists.txt. DEPS name other spindle libraries; layering is enforced by what each lists.
+
+function(spindle_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE spindle_warnings)
+endfunction()
+
+# LABELS: unit, integration, stress, fuzz (ctest -L selects). TIMEOUT in seconds.
+function(spindle_test name)
+  if(NOT SPINDLE_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main spindle_warnings)
+  add_test(NAME ${name} COMMAND ${name})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+endfunction()
+
+# Benchmarks run under ctest only as a smoke run (one short repetition), label "bench".
+function(spindle_benchmark name)
+  if(NOT SPINDLE_BUILD_BENCHMARKS)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} benchmark::benchmark spindle_warnings)
+  if(SPINDLE_BUILD_TESTS)
+    add_test(NAME ${name}_smoke COMMAND ${name} --benchmark_min_time=0.01)
+    set_tests_properties(${name}_smoke PROPERTIES LABELS bench TIMEOUT 300)
+  endif()
+endfunction()
