@@ -28,6 +28,13 @@ void park(WaitReason reason, UnlockFn unlock, void* arg);
 // no thread is spinning. Callable from goroutines and from runtime threads.
 void ready(Goroutine* g);
 
+// Whether a goroutine waiting for a lock should spin once more instead of parking (Go's
+// sync_runtime_canSpin): only a few iterations, only with more than one CPU and processor,
+// while other processors are running and the caller's local run queue is empty.
+bool can_spin(int iteration);
+// Spin hint for the iterations can_spin allows (a few dozen PAUSE instructions).
+void spin_pause();
+
 // Per-thread fast random numbers (wyrand): select's case order, stealing order.
 uint32_t fastrand();
 // Uniform in [0, n).

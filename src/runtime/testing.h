@@ -1,0 +1,30 @@
+// Test fixture: runs a test body as a goroutine on a fresh Runtime, once per processor count
+// (1, 2, 4, 8), then checks that no goroutine was leaked. Model: google/marl src/marl_test.h.
+//
+//   class ChanTest : public spindle::runtime::testing::RuntimeTest {};
+//   TEST_P(ChanTest, Works) { run([] { ... }); }
+//   SPINDLE_INSTANTIATE_PROCS(ChanTest);
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include "base/task.h"
+
+namespace spindle::runtime::testing {
+
+class RuntimeTest : public ::testing::TestWithParam<int> {
+ protected:
+  int procs() const { return GetParam(); }
+  // Runs body as the main goroutine of a Runtime with procs() processors; after it returns,
+  // waits (bounded, ~5 s) for the goroutines it started to finish and fails the test if any
+  // are still alive (a leak, or a goroutine parked forever).
+  void run(base::Task body);
+};
+
+}  // namespace spindle::runtime::testing
+
+#define SPINDLE_INSTANTIATE_PROCS(Suite)                                          \
+  INSTANTIATE_TEST_SUITE_P(Procs, Suite, ::testing::Values(1, 2, 4, 8),         \
+                           [](const ::testing::TestParamInfo<int>& info) {        \
+                             return "P" + std::to_string(info.param);            \
+                           })
