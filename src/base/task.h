@@ -57,13 +57,12 @@ class Task {
     void (*destroy)(void*);
   };
   template <typename D>
-  static constexpr Ops kInlineOps = {
-      [](void* p) { (*static_cast<D*>(p))(); },
-      [](void* from, void* to) {
-        new (to) D(std::move(*static_cast<D*>(from)));
-        static_cast<D*>(from)->~D();
-      },
-      [](void* p) { static_cast<D*>(p)->~D(); }};
+  static constexpr Ops kInlineOps = {[](void* p) { (*static_cast<D*>(p))(); },
+                                     [](void* from, void* to) {
+                                       new (to) D(std::move(*static_cast<D*>(from)));
+                                       static_cast<D*>(from)->~D();
+                                     },
+                                     [](void* p) { static_cast<D*>(p)->~D(); }};
   template <typename D>
   static constexpr Ops kHeapOps = {
       [](void* p) { (**static_cast<D**>(p))(); },

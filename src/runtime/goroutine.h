@@ -65,8 +65,8 @@ struct Goroutine {
   uint32_t lock_count = 0;      // nesting of lock_os_thread
   std::atomic<bool> preempt{false};
 
-  void* tsan_fiber = nullptr;        // TSan fiber of this goroutine (TSan builds only)
-  void* asan_fake_stack = nullptr;   // ASan fake stack saved across switches (ASan builds)
+  void* tsan_fiber = nullptr;       // TSan fiber of this goroutine (TSan builds only)
+  void* asan_fake_stack = nullptr;  // ASan fake stack saved across switches (ASan builds)
 };
 
 }  // namespace spindle::runtime

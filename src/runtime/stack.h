@@ -16,8 +16,8 @@ class Stack {
   void release();
 
   bool valid() const { return base_ != nullptr; }
-  char* lo() const { return base_ + guard_; }     // lowest usable byte
-  char* hi() const { return base_ + mapped_; }    // one past the highest
+  char* lo() const { return base_ + guard_; }   // lowest usable byte
+  char* hi() const { return base_ + mapped_; }  // one past the highest
   size_t usable() const { return mapped_ - guard_; }
   // True when addr lies in this stack's guard page (the stack-overflow handler asks).
   bool in_guard(const void* addr) const;

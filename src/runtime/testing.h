@@ -23,8 +23,7 @@ class RuntimeTest : public ::testing::TestWithParam<int> {
 
 }  // namespace spindle::runtime::testing
 
-#define SPINDLE_INSTANTIATE_PROCS(Suite)                                          \
-  INSTANTIATE_TEST_SUITE_P(Procs, Suite, ::testing::Values(1, 2, 4, 8),         \
-                           [](const ::testing::TestParamInfo<int>& info) {        \
-                             return "P" + std::to_string(info.param);            \
-                           })
+#define SPINDLE_INSTANTIATE_PROCS(Suite)           \
+  INSTANTIATE_TEST_SUITE_P(                        \
+      Procs, Suite, ::testing::Values(1, 2, 4, 8), \
+      [](const ::testing::TestParamInfo<int>& info) { return "P" + std::to_string(info.param); })
