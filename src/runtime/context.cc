@@ -12,18 +12,18 @@ namespace spindle::runtime {
 #endif
 
 Context make_context(void* stack_top, void (*entry)(void*), void* arg) {
-  // The frame spindle_switch_context pops, top down: return address (the trampoline), rbp, rbx,
-  // r12 (arg), r13 (entry), r14, r15, then MXCSR and the x87 control word. After the final
-  // `ret` the stack pointer equals the 16-byte aligned top, as the ABI wants before a call.
+  // The frame spindle_switch_context restores, top down: return address (the trampoline), rbp,
+  // rbx, r15, r14, r13 (entry), r12 (arg), then MXCSR and the x87 control word. After the final
+  // jump the stack pointer equals the 16-byte aligned top, as the ABI wants before a call.
   auto top = reinterpret_cast<uintptr_t>(stack_top) & ~uintptr_t{15};
   auto* slot = reinterpret_cast<uint64_t*>(top);
   *--slot = reinterpret_cast<uint64_t>(&spindle_context_trampoline);
   *--slot = 0;                                  // rbp
   *--slot = 0;                                  // rbx
-  *--slot = reinterpret_cast<uint64_t>(arg);    // r12
-  *--slot = reinterpret_cast<uint64_t>(entry);  // r13
-  *--slot = 0;                                  // r14
   *--slot = 0;                                  // r15
+  *--slot = 0;                                  // r14
+  *--slot = reinterpret_cast<uint64_t>(entry);  // r13
+  *--slot = reinterpret_cast<uint64_t>(arg);    // r12
   *--slot = 0;                                  // MXCSR (low half), x87 CW (high half)
   const uint32_t mxcsr = 0x1F80;                // all exceptions masked, round to nearest
   const uint16_t fpucw = 0x037F;                // likewise for x87
