@@ -21,6 +21,8 @@ struct Processor;
 class Note {
  public:
   void sleep();  // returns once wakeup() was called; then clears the flag
+  // Like sleep, but gives up after timeout_ns; true if woken.
+  bool sleep_for(int64_t timeout_ns);
   void wakeup();
 
  private:
@@ -28,7 +30,7 @@ class Note {
 };
 
 // What the scheduler context does with the goroutine that just switched back to it.
-enum class AfterSwitch : uint8_t { kNone, kPark, kYield, kExit };
+enum class AfterSwitch : uint8_t { kNone, kPark, kYield, kExit, kExitBlocking };
 
 class Machine {
  public:

@@ -3,23 +3,55 @@
 // goroutines and of stacks. See "Processors" in scheduler.cc's design comment.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
 #include "runtime/run_queue.h"
 #include "runtime/stack.h"
+#include "runtime/timer.h"
 
 namespace spindle::runtime {
 
 struct Goroutine;
 class Machine;
 
+// What a P is doing. Together with its owner in Processor::status (pstatus_word), it is the
+// handshake between an M and sysmon: sysmon may take a P away (CAS to idle) only in the states
+// marked revocable; an M claims its P (kRunning -> kBusy) before touching it.
+enum class PState : uint32_t {
+  kIdle = 0,     // on the idle list, or being handed over
+  kBusy = 1,     // its M runs scheduler code on it (g0, or a runtime call): not revocable
+  kRunning = 2,  // its M runs goroutine code: revocable after 10 ms (a long-running goroutine)
+  kSyscall = 3,  // its M is in blocking(): revocable after ~20 us
+};
+
+// The owner's id is part of the word so an M that lost its P can never take a new owner's
+// state for its own (no ABA between "revoked" and "acquired by another M").
+inline uint32_t pstatus_word(int m_id, PState s) {
+  return (static_cast<uint32_t>(m_id + 1) << 8) | static_cast<uint32_t>(s);
+}
+inline PState pstate_of(uint32_t word) { return static_cast<PState>(word & 0xff); }
+constexpr uint32_t kPStatusIdle = 0;
+
 struct Processor {
   explicit Processor(int pid) : id(pid) {}
 
   const int id;
   RunQueue runq;
-  uint32_t schedtick = 0;          // goroutines run; every 61st looks at the global queue first
+  std::atomic<uint32_t> status{kPStatusIdle};  // pstatus_word
+  // Goroutines run; every 61st looks at the global queue first. Written by the owner only,
+  // read by sysmon.
+  std::atomic<uint32_t> schedtick{0};
+  std::atomic<uint32_t> syscalltick{0};  // blocking calls entered
+  TimerHeap timers;
+
+  // sysmon's last observations of this P (sysmon thread only).
+  uint32_t sysmon_schedtick = 0;
+  int64_t sysmon_schedwhen = 0;
+  uint32_t sysmon_syscalltick = 0;
+  int64_t sysmon_syscallwhen = 0;
+
   Machine* m = nullptr;            // the M holding this P, or null when idle
   Processor* idle_next = nullptr;  // link in Scheduler's idle list (under its lock)
 

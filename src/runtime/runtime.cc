@@ -58,6 +58,15 @@ size_t resolve_stack_size(size_t requested) {
   return Options::kDefaultStackSize;
 }
 
+int resolve_shards(int requested, int procs) {
+  if (requested > 0) return requested;
+  const char* v = std::getenv("SPINDLE_NETPOLL");
+  if (v == nullptr || *v == '\0' || std::string(v) == "sharded") return procs;
+  if (std::string(v) == "shared") return 1;
+  if (auto n = env_positive("SPINDLE_NETPOLL")) return static_cast<int>(*n);
+  return procs;
+}
+
 }  // namespace
 
 int default_procs() {
@@ -69,9 +78,11 @@ int default_procs() {
   return n;
 }
 
-Runtime::Runtime(Options options)
-    : sched_(new Scheduler(options.procs > 0 ? options.procs : default_procs(),
-                           resolve_stack_size(options.stack_size))) {}
+Runtime::Runtime(Options options) {
+  int procs = options.procs > 0 ? options.procs : default_procs();
+  sched_ = new Scheduler(procs, resolve_stack_size(options.stack_size),
+                         resolve_shards(options.netpoll_shards, procs));
+}
 
 Runtime::~Runtime() { delete sched_; }
 

@@ -18,6 +18,9 @@ struct Options {
   // count toward RSS. 0: SPINDLE_STACK_SIZE if set, else kDefaultStackSize.
   size_t stack_size = 0;
   static constexpr size_t kDefaultStackSize = 256 * 1024;
+  // Epoll instances of the netpoller. 0: SPINDLE_NETPOLL ("shared" = 1, Go's design;
+  // "sharded" or unset = one per processor; a number = that many).
+  int netpoll_shards = 0;
 };
 
 // Counters kept by the scheduler (Go's schedtrace prints the same ones).
@@ -33,6 +36,11 @@ struct Stats {
   uint64_t steals = 0;        // successful steals of at least one goroutine
   uint64_t global_takes = 0;  // batches taken from the global run queue
   uint64_t thread_wakeups = 0;
+  uint64_t netpoll_polls = 0;   // epoll_wait calls that did not block
+  uint64_t netpoll_events = 0;  // readiness events processed
+  uint64_t handoffs = 0;        // Ps taken from blocking calls by sysmon
+  uint64_t preemptions = 0;     // long-running goroutines whose P sysmon handed off
+  int64_t timers = 0;           // armed runtime timers
 };
 
 class Runtime {

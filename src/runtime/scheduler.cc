@@ -124,6 +124,18 @@ void Note::sleep() {
   key_.store(0, std::memory_order_relaxed);
 }
 
+bool Note::sleep_for(int64_t timeout_ns) {
+  int64_t deadline = now_ns() + timeout_ns;
+  while (key_.load(std::memory_order_acquire) == 0) {
+    int64_t left = deadline - now_ns();
+    if (left <= 0) return false;
+    timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&key_), FUTEX_WAIT_PRIVATE, 0, &ts, nullptr, 0);
+  }
+  key_.store(0, std::memory_order_relaxed);
+  return true;
+}
+
 void Note::wakeup() {
   key_.store(1, std::memory_order_release);
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&key_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr,
@@ -211,7 +223,8 @@ void machine_main(Scheduler* s, Machine* m) {
   tls_m = nullptr;
 }
 
-Scheduler::Scheduler(int procs, size_t stack_size) : stack_size_(stack_size) {
+Scheduler::Scheduler(int procs, size_t stack_size, int netpoll_shards)
+    : stack_size_(stack_size), netpoll_(std::make_unique<Netpoll>(netpoll_shards)) {
   SPINDLE_CHECK(procs >= 1, "at least one processor");
   Scheduler* expected = nullptr;
   SPINDLE_CHECK(instance_.compare_exchange_strong(expected, this),
@@ -221,10 +234,14 @@ Scheduler::Scheduler(int procs, size_t stack_size) : stack_size_(stack_size) {
   for (int i = 0; i < procs; ++i) allp_.push_back(std::make_unique<Processor>(i));
   for (int i = procs - 1; i >= 0; --i) idle_p_put(allp_[i].get());
   coprimes_ = coprimes_of(static_cast<uint32_t>(procs));
+  sysmon_ = std::thread([this] { sysmon_main(); });
 }
 
 Scheduler::~Scheduler() {
   shutting_down_.store(true);
+  sysmon_note_.wakeup();
+  sysmon_.join();
+  netpoll_->wake();
   std::vector<Machine*> ms;
   {
     base::ThreadMutexLock l(mu_);
@@ -233,6 +250,7 @@ Scheduler::~Scheduler() {
   }
   for (Machine* m : ms) m->park.wakeup();
   for (Machine* m : ms) {
+    netpoll_->wake();  // an M blocked in the poller
     if (m->thread.joinable()) m->thread.join();
   }
   {
@@ -257,14 +275,64 @@ void Scheduler::acquire_p(Machine* m, Processor* p) {
   SPINDLE_CHECK(m->p == nullptr && p->m == nullptr, "acquiring a P twice");
   m->p = p;
   p->m = m;
+  p->status.store(pstatus_word(m->id, PState::kBusy), std::memory_order_release);
 }
 
 Processor* Scheduler::release_p(Machine* m) {
   Processor* p = m->p;
   SPINDLE_CHECK(p != nullptr && p->m == m, "releasing a P the M does not hold");
+  p->status.store(kPStatusIdle, std::memory_order_release);
   p->m = nullptr;
   m->p = nullptr;
   return p;
+}
+
+// An M without a P (lost to sysmon, back from a blocking call) takes an idle one if any.
+bool Scheduler::take_idle_p(Machine* m) {
+  Processor* p;
+  {
+    base::ThreadMutexLock l(mu_);
+    p = idle_p_get();
+  }
+  if (p == nullptr) return false;
+  acquire_p(m, p);
+  return true;
+}
+
+// A goroutine is switching to g0: turn its P from revocable (kRunning) to busy. False, and
+// m->p cleared, when sysmon took the P while the goroutine ran.
+bool Scheduler::claim_for_g0(Machine* m) {
+  if (m->p == nullptr) return false;
+  uint32_t running = pstatus_word(m->id, PState::kRunning);
+  if (m->p->status.compare_exchange_strong(running, pstatus_word(m->id, PState::kBusy),
+                                           std::memory_order_acq_rel)) {
+    return true;
+  }
+  m->p = nullptr;
+  return false;
+}
+
+PUse::PUse(Machine* m) : m_(m) {
+  if (m == nullptr || m->p == nullptr) return;
+  Processor* p = m->p;
+  const uint32_t busy = pstatus_word(m->id, PState::kBusy);
+  uint32_t cur = p->status.load(std::memory_order_acquire);
+  if (cur == busy) {  // on g0, or nested
+    p_ = p;
+    return;
+  }
+  if (cur == pstatus_word(m->id, PState::kSyscall)) return;  // inside blocking(): no P use
+  if (cur == pstatus_word(m->id, PState::kRunning) &&
+      p->status.compare_exchange_strong(cur, busy, std::memory_order_acq_rel)) {
+    p_ = p;
+    claimed_ = true;
+    return;
+  }
+  m->p = nullptr;  // sysmon handed it to another M
+}
+
+PUse::~PUse() {
+  if (claimed_) p_->status.store(pstatus_word(m_->id, PState::kRunning), std::memory_order_release);
 }
 
 Processor* Scheduler::idle_p_get() {
@@ -323,6 +391,10 @@ void Scheduler::start_m(Processor* p, bool spinning) {
     }
   }
   wakeups_.fetch_add(1, std::memory_order_relaxed);
+  if (sysmon_sleeping_.load(std::memory_order_relaxed)) {
+    sysmon_sleeping_.store(false);
+    sysmon_note_.wakeup();
+  }
   Machine* m = idle_m_get();
   if (m == nullptr) {
     new_m(p, spinning);
@@ -421,6 +493,7 @@ void Scheduler::check_dead() {
   int running = m_count_.load() - idle_m_count_ - idle_locked_m_count_;
   if (running > 0) return;
   if (global_size_.load() > 0 || live_.load() == 0) return;
+  if (netpoll_->waiters() > 0 || any_timers() || poller_blocked_.load()) return;
   for (auto& p : allp_) {
     if (!p->runq.empty()) return;
   }
@@ -506,6 +579,11 @@ void Scheduler::schedule(Machine* m) {
     while (g != nullptr) {
       execute(m, g);
       g = after_switch(m, g);
+      if (g != nullptr && m->p == nullptr) {  // lost the P: let another M run it
+        base::ThreadMutexLock l(mu_);
+        global_put(g);
+        g = nullptr;
+      }
     }
   }
 }
@@ -519,7 +597,7 @@ void Scheduler::reset_spinning(Machine* m) {
 
 Goroutine* Scheduler::steal_work(Processor* p) {
   const auto n = static_cast<uint32_t>(allp_.size());
-  if (n == 1) return nullptr;
+  const bool poll = netpoll_->waiters() > 0;
   for (int pass = 0; pass < 4; ++pass) {
     const bool last = pass == 3;
     uint32_t pos = fastrandn(n);
@@ -527,6 +605,18 @@ Goroutine* Scheduler::steal_work(Processor* p) {
     for (uint32_t k = 0; k < n; ++k, pos = (pos + stride) % n) {
       Processor* victim = allp_[pos].get();
       if (victim == p) continue;
+      if (last || pass == 0) {
+        // Expired timers and ready sockets of other Ps are work too (their fns ready
+        // goroutines onto our queue).
+        int64_t now = victim->timers.next_when() != kNever ? now_ns() : 0;
+        if (now != 0 && victim->timers.next_when() <= now) {
+          victim->timers.run_expired(now);
+          if (Goroutine* g = p->runq.pop()) return g;
+        }
+        if (poll && netpoll_->shards() > 1) {
+          if (Goroutine* g = poll_shard_into(p, victim->id % netpoll_->shards())) return g;
+        }
+      }
       if (Goroutine* g = victim->runq.steal_half_into(p->runq, last)) {
         steals_.fetch_add(1, std::memory_order_relaxed);
         return g;
@@ -537,10 +627,15 @@ Goroutine* Scheduler::steal_work(Processor* p) {
   return nullptr;
 }
 
-// Steps 1-3 of find_runnable on the M's P.
+// Steps 1-3 of find_runnable on the M's P, after its due timers.
 Goroutine* Scheduler::find_local(Machine* m) {
   Processor* p = m->p;
-  if (p->schedtick % 61 == 0 && global_size_.load(std::memory_order_relaxed) > 0) {
+  if (int64_t next = p->timers.next_when(); next != kNever) {
+    int64_t now = now_ns();
+    if (next <= now) p->timers.run_expired(now);
+  }
+  if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
+      global_size_.load(std::memory_order_relaxed) > 0) {
     base::ThreadMutexLock l(mu_);
     if (Goroutine* g = global_get(p, 1)) return g;
   }
@@ -548,6 +643,10 @@ Goroutine* Scheduler::find_local(Machine* m) {
   if (global_size_.load(std::memory_order_relaxed) > 0) {
     base::ThreadMutexLock l(mu_);
     if (Goroutine* g = global_get(p, 0)) return g;
+  }
+  // Ready sockets of our own shard, unless an M blocked in the poller will see them anyway.
+  if (netpoll_->waiters() > 0 && !poller_blocked_.load(std::memory_order_relaxed)) {
+    return poll_shard_into(p, p->id % netpoll_->shards());
   }
   return nullptr;
 }
@@ -561,7 +660,11 @@ Goroutine* Scheduler::find_runnable(Machine* m) {
     return m->p != nullptr ? g : nullptr;
   }
   for (;;) {
-    if (shutting_down_.load(std::memory_order_relaxed) || m->p == nullptr) return nullptr;
+    if (shutting_down_.load(std::memory_order_relaxed)) return nullptr;
+    if (m->p == nullptr && !take_idle_p(m)) {
+      stop_m(m);
+      continue;
+    }
     Goroutine* g = find_local(m);
     if (g == nullptr &&
         (m->spinning || 2 * spinning_m_count_.load() < procs() - idle_p_count_.load())) {
@@ -572,7 +675,7 @@ Goroutine* Scheduler::find_runnable(Machine* m) {
       g = steal_work(m->p);
     }
     if (g == nullptr) g = drop_p_and_recheck(m);
-    if (g == nullptr) continue;  // holds a P again (or is stopping): look again
+    if (g == nullptr) continue;  // holds a P again, or none (stopping, lost): look again
     if (m->spinning) reset_spinning(m);
     if (g->locked_m != nullptr && g->locked_m != m) {
       start_locked_m(m, g);
@@ -582,9 +685,9 @@ Goroutine* Scheduler::find_runnable(Machine* m) {
   }
 }
 
-// Step 5 of find_runnable: nothing found, so give the P back and park. Returns a goroutine if
-// one turned up meanwhile (the M then holds a P again), else null after the M was woken with
-// a P, or when stopping.
+// Step 5 of find_runnable: nothing found, so give the P back and park, or become the M that
+// blocks in the poller. Returns a goroutine if one turned up meanwhile (the M then holds a P
+// again), else null: look again.
 Goroutine* Scheduler::drop_p_and_recheck(Machine* m) {
   Processor* p = m->p;
   {
@@ -612,26 +715,134 @@ Goroutine* Scheduler::drop_p_and_recheck(Machine* m) {
     l.unlock();
     for (auto& victim : allp_) {
       if (victim->runq.empty()) continue;
-      l.lock();
-      Processor* p2 = idle_p_get();
-      l.unlock();
-      if (p2 == nullptr) break;
-      acquire_p(m, p2);
-      m->spinning = true;
-      spinning_m_count_.fetch_add(1);
+      if (take_idle_p(m)) {
+        m->spinning = true;
+        spinning_m_count_.fetch_add(1);
+      }
       return nullptr;
     }
+  }
+  if ((netpoll_->waiters() > 0 || any_timers()) && !poller_blocked_.exchange(true)) {
+    return block_in_poller(m);
   }
   stop_m(m);
   return nullptr;
 }
 
+// Every P is idle (or this M found nothing): block in the poller until a socket is ready, the
+// nearest timer is due, or wake() (Go's findRunnable, "poll network until next timer").
+Goroutine* Scheduler::block_in_poller(Machine* m) {
+  poll_until_.store(0);
+  int64_t until = nearest_timer();
+  int64_t now = now_ns();
+  poll_until_.store(until);
+  GList list;
+  if (until == kNever || until > now) {
+    netpoll_->poll_blocking(until == kNever ? -1 : until - now, list);
+  } else {
+    netpoll_->poll_all(list);
+  }
+  poll_until_.store(0);
+  poller_blocked_.store(false);
+  last_poll_ns_.store(now_ns(), std::memory_order_relaxed);
+  if (!take_idle_p(m)) {
+    inject_list(list);
+    return nullptr;
+  }
+  run_all_timers(now_ns());
+  return list.empty() ? nullptr : run_polled(m->p, list);
+}
+
+Goroutine* Scheduler::poll_shard_into(Processor* p, int shard) {
+  GList list;
+  if (!netpoll_->poll_shard(shard, list) || list.empty()) return nullptr;
+  last_poll_ns_.store(now_ns(), std::memory_order_relaxed);
+  return run_polled(p, list);
+}
+
+void Scheduler::make_runnable(Goroutine* g) {
+  GStatus expected = GStatus::kWaiting;
+  if (!g->status.compare_exchange_strong(expected, GStatus::kRunnable)) {
+    SPINDLE_FATAL(std::string("ready of goroutine ") + std::to_string(g->id) + " in status " +
+                  to_string(expected) + " (only a parked goroutine can be readied)");
+  }
+  g->wait_reason = WaitReason::kNone;
+}
+
+// Goroutines readied by a poll, on an M holding P p: run the first, queue the rest.
+Goroutine* Scheduler::run_polled(Processor* p, GList& list) {
+  Goroutine* first = list.pop();
+  make_runnable(first);
+  bool more = !list.empty();
+  while (Goroutine* g = list.pop()) {
+    make_runnable(g);
+    runq_put(p, g, false);
+  }
+  if (more) wake_p();
+  return first;
+}
+
+// Goroutines readied by a poll on a thread without a P: global queue, and an M for each idle
+// P up to their number (Go's injectglist).
+void Scheduler::inject_list(GList& list) {
+  if (list.empty()) return;
+  int n = list.size;
+  {
+    base::ThreadMutexLock l(mu_);
+    while (Goroutine* g = list.pop()) {
+      make_runnable(g);
+      global_put(g);
+    }
+  }
+  for (int i = 0; i < n && idle_p_count_.load() > 0; ++i) start_m(nullptr, false);
+}
+
+void Scheduler::run_timers(Processor* p, int64_t now) {
+  if (p->timers.next_when() <= now) p->timers.run_expired(now);
+}
+
+void Scheduler::run_all_timers(int64_t now) {
+  for (auto& p : allp_) run_timers(p.get(), now);
+}
+
+int64_t Scheduler::nearest_timer() const {
+  int64_t next = kNever;
+  for (auto& p : allp_) next = std::min(next, p->timers.next_when());
+  return next;
+}
+
+bool Scheduler::any_timers() const {
+  for (auto& p : allp_) {
+    if (p->timers.size() > 0) return true;
+  }
+  return false;
+}
+
+void Scheduler::add_timer(RuntimeTimer* t) {
+  {
+    PUse use(this_m());
+    (use.p() != nullptr ? use.p() : allp_[0].get())->timers.add(t);
+  }
+  // A poller sleeping past this timer must wake up and sleep again for less.
+  if (poller_blocked_.load()) {
+    int64_t until = poll_until_.load();
+    if (until == 0 || t->when < until) netpoll_->wake();
+  }
+}
+
+int Scheduler::shard_for_caller() {
+  Machine* m = this_m();
+  Processor* p = m != nullptr ? m->p : nullptr;
+  return p != nullptr ? p->id % netpoll_->shards() : 0;
+}
+
 void Scheduler::execute(Machine* m, Goroutine* g) {
-  ++m->p->schedtick;
+  Processor* p = m->p;
+  p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   m->curg = g;
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
   if (g->ctx.sp == nullptr) {
-    if (!g->stack.valid()) g->stack = stack_get(m->p);
+    if (!g->stack.valid()) g->stack = stack_get(p);
 #if defined(SPINDLE_ASAN)
     // A reused stack still carries the poisoning of its previous goroutine's frames.
     __asan_unpoison_memory_region(g->stack.lo(), g->stack.usable());
@@ -641,6 +852,8 @@ void Scheduler::execute(Machine* m, Goroutine* g) {
     g->tsan_fiber = __tsan_create_fiber(0);
 #endif
   }
+  // From here the P is revocable: sysmon may hand it off if g runs for 10 ms (see PUse).
+  p->status.store(pstatus_word(m->id, PState::kRunning), std::memory_order_release);
 #if defined(SPINDLE_ASAN)
   __sanitizer_start_switch_fiber(&m->asan_fake_stack, g->stack.lo(), g->stack.usable());
 #endif
@@ -657,6 +870,7 @@ void Scheduler::execute(Machine* m, Goroutine* g) {
 // Called on the goroutine's stack: saves it and resumes g0, which then runs after_switch.
 // Returns when the goroutine is resumed, possibly on another M: callers re-read this_m().
 void Scheduler::switch_to_g0(Machine* m, Goroutine* g, AfterSwitch after) {
+  claim_for_g0(m);
   m->after = after;
 #if defined(SPINDLE_ASAN)
   __sanitizer_start_switch_fiber(after == AfterSwitch::kExit ? nullptr : &g->asan_fake_stack,
@@ -672,7 +886,8 @@ void Scheduler::switch_to_g0(Machine* m, Goroutine* g, AfterSwitch after) {
 }
 
 // On g0, right after g switched back: finish its transition. Returns a goroutine to run at
-// once (g itself when a park's unlock function declined), or null to schedule.
+// once (g itself when a park's unlock function declined), or null to schedule. m->p may be
+// null here (sysmon took it while g ran, or g returned from a blocking call without one).
 Goroutine* Scheduler::after_switch(Machine* m, Goroutine* g) {
   AfterSwitch after = m->after;
   m->after = AfterSwitch::kNone;
@@ -687,7 +902,8 @@ Goroutine* Scheduler::after_switch(Machine* m, Goroutine* g) {
       }
       return nullptr;
     }
-    case AfterSwitch::kYield: {
+    case AfterSwitch::kYield:
+    case AfterSwitch::kExitBlocking: {
       g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
       base::ThreadMutexLock l(mu_);
       global_put(g);
@@ -719,6 +935,7 @@ Goroutine* Scheduler::after_switch(Machine* m, Goroutine* g) {
 
 uint64_t Scheduler::next_goid(Processor* p) {
   constexpr uint64_t kBatch = 16;
+  if (p == nullptr) return goid_gen_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (p->goid_next == p->goid_end) {
     p->goid_next = goid_gen_.fetch_add(kBatch, std::memory_order_relaxed) + 1;
     p->goid_end = p->goid_next + kBatch;
@@ -726,10 +943,20 @@ uint64_t Scheduler::next_goid(Processor* p) {
   return p->goid_next++;
 }
 
+// A free goroutine: from P p's list (refilled from the global one), else a new one. p may be
+// null (a caller without a P).
 Goroutine* Scheduler::g_get(Processor* p) {
-  if (p->gfree == nullptr && global_free_count_hint_.load(std::memory_order_relaxed) > 0) {
+  if ((p == nullptr || p->gfree == nullptr) &&
+      global_free_count_hint_.load(std::memory_order_relaxed) > 0) {
     base::ThreadMutexLock l(mu_);
-    while (global_free_ != nullptr && p->gfree_count < 32) {
+    if (p == nullptr && global_free_ != nullptr) {
+      Goroutine* g = global_free_;
+      global_free_ = g->sched_next;
+      global_free_count_hint_.fetch_sub(1, std::memory_order_relaxed);
+      g->sched_next = nullptr;
+      return g;
+    }
+    while (p != nullptr && global_free_ != nullptr && p->gfree_count < 32) {
       Goroutine* g = global_free_;
       global_free_ = g->sched_next;
       g->sched_next = p->gfree;
@@ -738,7 +965,8 @@ Goroutine* Scheduler::g_get(Processor* p) {
       global_free_count_hint_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
-  if (Goroutine* g = p->gfree) {
+  if (p != nullptr && p->gfree != nullptr) {
+    Goroutine* g = p->gfree;
     p->gfree = g->sched_next;
     g->sched_next = nullptr;
     --p->gfree_count;
@@ -752,10 +980,18 @@ Goroutine* Scheduler::g_get(Processor* p) {
 
 void Scheduler::g_put(Processor* p, Goroutine* g) {
   g->ctx.sp = nullptr;
-  g->sched_next = p->gfree;
-  p->gfree = g;
-  if (++p->gfree_count < 64) return;
+  if (p != nullptr) {
+    g->sched_next = p->gfree;
+    p->gfree = g;
+    if (++p->gfree_count < 64) return;
+  }
   base::ThreadMutexLock l(mu_);
+  if (p == nullptr) {
+    g->sched_next = global_free_;
+    global_free_ = g;
+    global_free_count_hint_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   while (p->gfree_count > 32) {
     Goroutine* x = p->gfree;
     p->gfree = x->sched_next;
@@ -784,17 +1020,26 @@ Stack Scheduler::stack_get(Processor* p) {
 }
 
 void Scheduler::stack_put(Processor* p, Stack s) {
-  p->stack_cache.push_back(s);
-  if (p->stack_cache.size() < 2 * kStackCacheBatch) return;
+  if (p != nullptr) {
+    p->stack_cache.push_back(s);
+    if (p->stack_cache.size() < 2 * kStackCacheBatch) return;
+  }
   base::ThreadMutexLock l(mu_);
+  if (p == nullptr) {
+    global_stack_put(s);
+    return;
+  }
   while (p->stack_cache.size() > kStackCacheBatch) {
-    Stack x = p->stack_cache.back();
+    global_stack_put(p->stack_cache.back());
     p->stack_cache.pop_back();
-    if (global_stacks_.size() < kGlobalStackCacheMax) {
-      global_stacks_.push_back(x);
-    } else {
-      x.release();
-    }
+  }
+}
+
+void Scheduler::global_stack_put(Stack s) {
+  if (global_stacks_.size() < kGlobalStackCacheMax) {
+    global_stacks_.push_back(s);
+  } else {
+    s.release();
   }
 }
 
@@ -816,9 +1061,14 @@ Goroutine* Scheduler::spawn(base::Task fn) {
   if (m == nullptr || m->curg == nullptr) {
     base::fatal_raw("go() called from outside a goroutine (start one with Runtime::run)");
   }
-  Processor* p = m->p;
+  PUse use(m);
+  Processor* p = use.p();
   Goroutine* g = g_get(p);
   init_goroutine(g, next_goid(p), std::move(fn));
+  if (p == nullptr) {
+    inject(g);
+    return g;
+  }
   runq_put(p, g, true);
   wake_p();
   return g;
@@ -850,15 +1100,10 @@ void Scheduler::run_main(base::Task main) {
 }
 
 void Scheduler::ready(Goroutine* g, bool next) {
-  GStatus expected = GStatus::kWaiting;
-  if (!g->status.compare_exchange_strong(expected, GStatus::kRunnable)) {
-    SPINDLE_FATAL(std::string("ready of goroutine ") + std::to_string(g->id) + " in status " +
-                  to_string(expected) + " (only a parked goroutine can be readied)");
-  }
-  g->wait_reason = WaitReason::kNone;
-  Machine* m = this_m();
-  if (m != nullptr && m->p != nullptr) {
-    runq_put(m->p, g, next);
+  make_runnable(g);
+  PUse use(this_m());
+  if (use.p() != nullptr) {
+    runq_put(use.p(), g, next);
     wake_p();
   } else {
     inject(g);
@@ -899,8 +1144,8 @@ bool Scheduler::can_spin(int iteration) {
   static const unsigned kCpus = std::thread::hardware_concurrency();
   if (iteration >= 4 || kCpus <= 1) return false;
   if (procs() <= idle_p_count_.load() + spinning_m_count_.load() + 1) return false;
-  Machine* m = this_m();
-  return m != nullptr && m->p != nullptr && m->p->runq.empty();
+  PUse use(this_m());
+  return use.p() != nullptr && use.p()->runq.empty();
 }
 
 Stats Scheduler::stats() const {
@@ -915,6 +1160,11 @@ Stats Scheduler::stats() const {
   s.steals = steals_.load();
   s.global_takes = global_takes_.load();
   s.thread_wakeups = wakeups_.load();
+  s.netpoll_polls = netpoll_->polls();
+  s.netpoll_events = netpoll_->events();
+  s.handoffs = handoffs_.load();
+  s.preemptions = preemptions_.load();
+  for (auto& p : allp_) s.timers += static_cast<int64_t>(p->timers.size());
   base::ThreadMutexLock l(mu_);
   s.idle_threads = idle_m_count_;
   return s;
@@ -961,7 +1211,7 @@ void park(WaitReason reason, UnlockFn unlock, void* arg) {
   Scheduler::get()->park(reason, unlock, arg);
 }
 
-void ready(Goroutine* g) { Scheduler::get()->ready(g, true); }
+void ready(Goroutine* g, bool next) { Scheduler::get()->ready(g, next); }
 
 bool can_spin(int iteration) { return Scheduler::get()->can_spin(iteration); }
 

@@ -26,7 +26,9 @@ void park(WaitReason reason, UnlockFn unlock, void* arg);
 // Makes a parked goroutine runnable: into the caller's P runnext slot (the woken goroutine
 // runs next, as in Go), or the global run queue when the caller has no P; wakes an idle P if
 // no thread is spinning. Callable from goroutines and from runtime threads.
-void ready(Goroutine* g);
+// `next` (the default) puts it in runnext, as Go's goready does; false appends it to the
+// queue's tail, keeping FIFO order among goroutines readied together (timers).
+void ready(Goroutine* g, bool next = true);
 
 // Whether a goroutine waiting for a lock should spin once more instead of parking (Go's
 // sync_runtime_canSpin): only a few iterations, only with more than one CPU and processor,

@@ -13,6 +13,7 @@
 #include "base/thread_mutex.h"
 #include "runtime/goroutine.h"
 #include "runtime/machine.h"
+#include "runtime/netpoll_internal.h"
 #include "runtime/processor.h"
 #include "runtime/runtime.h"
 
@@ -20,7 +21,7 @@ namespace spindle::runtime {
 
 class Scheduler {
  public:
-  Scheduler(int procs, size_t stack_size);
+  Scheduler(int procs, size_t stack_size, int netpoll_shards);
   ~Scheduler();
 
   // The one live scheduler (one Runtime at a time per process), or null.
@@ -37,12 +38,21 @@ class Scheduler {
   // Switches the finished goroutine g (the caller) to g0 for good.
   [[noreturn]] void exit_current(Goroutine* g);
 
+  // Timers (timer.cc) and the netpoller (netpoll.cc).
+  void add_timer(RuntimeTimer* t);
+  Netpoll& netpoll() { return *netpoll_; }
+  int shard_for_caller();
+  // Blocking calls (sysmon.cc).
+  void enter_blocking();
+  void exit_blocking();
+
   int procs() const { return static_cast<int>(allp_.size()); }
   Stats stats() const;
   int64_t live_goroutines() const { return live_.load(std::memory_order_acquire); }
 
  private:
   friend void machine_main(Scheduler* s, Machine* m);
+  friend class PUse;
 
   // Scheduling loop, on g0 of each M.
   void schedule(Machine* m);
@@ -54,6 +64,23 @@ class Scheduler {
   Goroutine* after_switch(Machine* m, Goroutine* g);
   void switch_to_g0(Machine* m, Goroutine* g, AfterSwitch after);
   void reset_spinning(Machine* m);
+  bool claim_for_g0(Machine* m);
+  bool take_idle_p(Machine* m);
+
+  // Timers and netpoll in the scheduling loop.
+  void run_timers(Processor* p, int64_t now);
+  void run_all_timers(int64_t now);
+  int64_t nearest_timer() const;
+  bool any_timers() const;
+  Goroutine* poll_shard_into(Processor* p, int shard);
+  Goroutine* run_polled(Processor* p, GList& list);
+  void inject_list(GList& list);
+  Goroutine* block_in_poller(Machine* m);
+  void make_runnable(Goroutine* g);
+
+  // sysmon (sysmon.cc).
+  void sysmon_main();
+  int retake(int64_t now);
 
   // Run queues.
   void runq_put(Processor* p, Goroutine* g, bool next);
@@ -84,6 +111,7 @@ class Scheduler {
   void init_goroutine(Goroutine* g, uint64_t id, base::Task fn);
   Stack stack_get(Processor* p);
   void stack_put(Processor* p, Stack s);
+  void global_stack_put(Stack s) REQUIRES(mu_);
 
   static std::atomic<Scheduler*> instance_;
   static constexpr size_t kStackCacheBatch = 16;
@@ -120,11 +148,40 @@ class Scheduler {
   std::atomic<uint64_t> global_takes_{0};
   std::atomic<uint64_t> wakeups_{0};
   std::atomic<bool> shutting_down_{false};
+  std::atomic<uint64_t> handoffs_{0};
+  std::atomic<uint64_t> preemptions_{0};
+
+  std::unique_ptr<Netpoll> netpoll_;
+  std::atomic<bool> poller_blocked_{false};  // an M is blocked in Netpoll::poll_blocking
+  std::atomic<int64_t> poll_until_{0};       // its wake-up time; 0 while unknown
+  std::atomic<int64_t> last_poll_ns_{0};
+
+  std::thread sysmon_;
+  Note sysmon_note_;
+  std::atomic<bool> sysmon_sleeping_{false};
 
   // Runtime::run's wait for its main goroutine.
   std::mutex main_mu_;
   std::condition_variable main_cv_;
   std::atomic<int> main_active_{0};  // run() main goroutines alive (deadlock detection needs > 0)
+};
+
+// Claims the calling M's P for a runtime call made from goroutine code (kRunning -> kBusy) so
+// sysmon cannot take it meanwhile; on g0 the P is already busy. p() is null when the M has no
+// P: lost to sysmon (then m->p is cleared) or inside blocking(). Callers then fall back to the
+// global queue. See "Fairness" in docs/runtime.md.
+class PUse {
+ public:
+  explicit PUse(Machine* m);
+  ~PUse();
+  PUse(const PUse&) = delete;
+  PUse& operator=(const PUse&) = delete;
+  Processor* p() const { return p_; }
+
+ private:
+  Machine* m_;
+  Processor* p_ = nullptr;
+  bool claimed_ = false;
 };
 
 }  // namespace spindle::runtime

@@ -1,6 +1,8 @@
 #include "runtime/testing.h"
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "runtime/runtime.h"
@@ -15,6 +17,17 @@ void RuntimeTest::run(base::Task body) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   EXPECT_EQ(rt.live_goroutines(), 0) << "goroutines still alive 5 s after the test body returned";
+}
+
+int parkable_goroutines() {
+  std::ifstream in("/proc/sys/vm/max_map_count");
+  long limit = 65530;
+  in >> limit;
+  int n = static_cast<int>((limit - 8192) / 2);
+  if (n < 100'000) {
+    std::fprintf(stderr, "note: vm.max_map_count=%ld allows only %d parked goroutines\n", limit, n);
+  }
+  return n;
 }
 
 }  // namespace spindle::runtime::testing

@@ -21,6 +21,10 @@ class RuntimeTest : public ::testing::TestWithParam<int> {
   void run(base::Task body);
 };
 
+// How many goroutines a test may park at once given vm.max_map_count (each parked goroutine's
+// guarded stack is two mappings; scripts/test raises the limit to 262144 when it can).
+int parkable_goroutines();
+
 }  // namespace spindle::runtime::testing
 
 #define SPINDLE_INSTANTIATE_PROCS(Suite)           \

@@ -1,0 +1,81 @@
+// Runtime timers (Go's runtime timer): a callback at a point in time, kept in a 4-ary min-heap
+// per processor. sleep_for, Timer, Ticker, after() and netpoll deadlines are built on them.
+// Internal to the runtime.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "base/spin_lock.h"
+#include "base/thread_annotations.h"
+#include "runtime/netpoll.h"
+
+namespace spindle::runtime {
+
+class TimerHeap;
+
+// Nanoseconds on the steady clock: the heap's key.
+int64_t now_ns();
+inline int64_t to_ns(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+constexpr int64_t kNever = INT64_MAX;
+
+struct RuntimeTimer {
+  // Called on the scheduler context (g0) of the M that runs it, without heap locks held. Must
+  // be short and must not park: typically ready(g) or a non-blocking channel send. `seq` is the
+  // value of `seq` when the timer was armed (netpoll deadlines ignore stale firings).
+  void (*fn)(void* arg, uintptr_t seq) = nullptr;
+  void* arg = nullptr;
+  uintptr_t seq = 0;
+  int64_t when = 0;    // ns, steady clock
+  int64_t period = 0;  // ns; > 0 re-arms after each firing
+
+  // Heap bookkeeping, under the owning heap's lock.
+  std::atomic<TimerHeap*> heap{nullptr};
+  int32_t index = -1;
+  std::atomic<bool> running{false};  // fn is executing right now
+  // False for timers whose fn hands the timer's memory back to its owner (sleep: the woken
+  // goroutine returns and its stack frame, holding the timer, is gone): run_expired then
+  // doesn't touch the timer after fn, and timer_stop must not be used on it.
+  bool track_running = true;
+};
+
+// A processor's timers. Any thread may add or remove under `mu_`; the owner P (or a thief, or
+// the poller) runs expired ones.
+class TimerHeap {
+ public:
+  // Earliest `when` in the heap, kNever if empty. A racy hint, exact under the lock.
+  int64_t next_when() const { return next_when_.load(std::memory_order_acquire); }
+  size_t size() const { return count_.load(std::memory_order_relaxed); }
+
+  void add(RuntimeTimer* t);
+  // Runs every timer due at `now`; returns how many ran.
+  int run_expired(int64_t now);
+
+ private:
+  friend bool timer_stop(RuntimeTimer* t);
+  void push_locked(RuntimeTimer* t) REQUIRES(mu_);
+  void remove_locked(RuntimeTimer* t) REQUIRES(mu_);
+  void sift_up(int32_t i) REQUIRES(mu_);
+  void sift_down(int32_t i) REQUIRES(mu_);
+  void place(int32_t i, RuntimeTimer* t) REQUIRES(mu_);
+  void publish() REQUIRES(mu_);
+
+  base::SpinLock mu_;
+  std::vector<RuntimeTimer*> heap_ GUARDED_BY(mu_);
+  std::atomic<int64_t> next_when_{kNever};
+  std::atomic<size_t> count_{0};
+};
+
+// Arms t (t->when, t->fn, t->arg set) on the calling M's processor heap (or the first P's when
+// the caller holds none). O(log n). The timer must not be armed already.
+void timer_start(RuntimeTimer* t);
+// Disarms t; true if it was armed (so its fn will not run for this arming). If fn is running
+// right now, waits for it to finish, so the caller may free t afterwards. O(log n).
+bool timer_stop(RuntimeTimer* t);
+// timer_stop, then arm again at `when`. Returns what timer_stop returned.
+bool timer_reset(RuntimeTimer* t, int64_t when);
+
+}  // namespace spindle::runtime
