@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace spindle::http::chars {
@@ -54,6 +55,23 @@ constexpr bool all_of(std::string_view s, Class cls) {
     if (!is(c, cls)) return false;
   }
   return true;
+}
+
+// all_of(s, kFieldValue), eight bytes at a time: a word with no byte below 0x20 and none equal
+// to 0x7f (DEL) is all field-vchar/SP; only a word that has one is checked byte by byte (HTAB).
+inline bool is_field_value(std::string_view s) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t x;
+    std::memcpy(&x, s.data() + i, 8);
+    const std::uint64_t below_space = (x - kOnes * 0x20) & ~x & kHighs;
+    const std::uint64_t y = x ^ (kOnes * 0x7f);
+    const std::uint64_t del = (y - kOnes) & ~y & kHighs;
+    if ((below_space | del) != 0 && !all_of(s.substr(i, 8), kFieldValue)) return false;
+  }
+  return all_of(s.substr(i), kFieldValue);
 }
 
 constexpr bool is_ows(char c) { return c == ' ' || c == '\t'; }

@@ -88,8 +88,10 @@ const char* parse_field_line(std::string_view line, Header* out) {
   if (i == 0) return "empty field name";
   out->name = line.substr(0, i);
   std::string_view value = line.substr(i + 1);
-  for (char c : value) {
-    if (!chars::is(c, chars::kFieldValue)) return bad_value_byte(c);
+  if (!chars::is_field_value(value)) {
+    for (char c : value) {
+      if (!chars::is(c, chars::kFieldValue)) return bad_value_byte(c);
+    }
   }
   out->value = chars::trim_ows(value);
   return nullptr;

@@ -84,11 +84,12 @@ class Reader {
   bool stop(StreamEnd end, const ParseError& error = {}) {
     t_.end = end;
     t_.error = error;
-    t_.error_at = conn_.base();
+    t_.error_at = message_start_;
     return false;
   }
 
   bool read_head() {
+    message_start_ = conn_.base();
     while (true) {
       if (conn_.buffered().empty() && conn_.closed()) return stop(StreamEnd::kClean);
       const ParseResult r = parser_.parse(conn_.buffered());
@@ -149,6 +150,7 @@ class Reader {
   std::optional<BodyDecoder> decoder_;
   MessageRecord record_;
   bool tunnel_ = false;
+  std::size_t message_start_ = 0;
   Transcript t_;
 };
 

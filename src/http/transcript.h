@@ -34,7 +34,7 @@ struct Transcript {
   std::vector<MessageRecord> messages;
   StreamEnd end = StreamEnd::kClean;
   ParseError error;
-  std::size_t error_at = 0;  // stream offset of the unconsumed input when the error was found
+  std::size_t error_at = 0;  // stream offset where the message that ended the stream starts
 
   std::string to_string() const;
 };
