@@ -39,3 +39,30 @@ function(spindle_benchmark name)
     set_tests_properties(${name}_smoke PROPERTIES LABELS bench TIMEOUT 300)
   endif()
 endfunction()
+
+# libFuzzer targets exist only in a clang build with ASan (the asan-ubsan preset). Each runs under
+# ctest (label "fuzz") for SPINDLE_FUZZ_SECONDS on a copy of CORPUS made in the build dir, so the
+# repo's seed corpus is never written to. DICT is an optional libFuzzer dictionary.
+set(SPINDLE_FUZZ_SECONDS 45 CACHE STRING "Seconds each libFuzzer target runs under ctest")
+function(spindle_fuzzer name)
+  if(NOT SPINDLE_BUILD_TESTS OR NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang"
+     OR NOT SPINDLE_SANITIZE MATCHES "address")
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "CORPUS;DICT" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} spindle_warnings)
+  set(work ${CMAKE_CURRENT_BINARY_DIR}/${name}_corpus)
+  set(flags -max_total_time=${SPINDLE_FUZZ_SECONDS} -max_len=4096 -timeout=10 -rss_limit_mb=2048
+            -print_final_stats=1)
+  if(ARG_DICT)
+    list(APPEND flags -dict=${ARG_DICT})
+  endif()
+  list(JOIN flags " " flags)
+  add_test(NAME ${name}
+    COMMAND sh -c "rm -rf '${work}' && cp -r '${ARG_CORPUS}' '${work}' && exec '$<TARGET_FILE:${name}>' ${flags} '${work}'")
+  math(EXPR timeout "${SPINDLE_FUZZ_SECONDS} + 120")
+  set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT ${timeout})
+endfunction()
