@@ -18,7 +18,7 @@ class [[nodiscard]] Result {
 
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
-  Result(E error) : v_(std::in_place_index<1>, std::move(error)) {}   // NOLINT: implicit
+  Result(E error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -53,7 +53,7 @@ class [[nodiscard]] Result {
 template <typename E>
 class [[nodiscard]] Result<void, E> {
  public:
-  Result() = default;                                 // success
+  Result() = default;                            // success
   Result(E error) : error_(std::move(error)) {}  // NOLINT: implicit
 
   bool ok() const { return !error_.has_value(); }

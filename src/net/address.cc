@@ -15,8 +15,7 @@ namespace spindle::net {
 namespace {
 
 Error address_error(std::string_view text, const char* why) {
-  return Error{ErrorKind::kAddress, 0, "parse address",
-               "\"" + std::string(text) + "\": " + why};
+  return Error{ErrorKind::kAddress, 0, "parse address", "\"" + std::string(text) + "\": " + why};
 }
 
 // Splits "host:port" / "[host]:port"; host may be empty (":80"). Brackets are removed.
@@ -222,7 +221,7 @@ Result<std::vector<Address>> resolve(std::string_view host, uint16_t port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_ADDRCONFIG;
+  // No AI_ADDRCONFIG: it hides "localhost" on hosts whose only interface is loopback.
   addrinfo* list = nullptr;
   int saved_errno = 0;
   // getaddrinfo may read files and wait for DNS servers: hand the processor off while it does.

@@ -23,9 +23,9 @@ const char* to_string(ErrorKind k);
 
 struct Error {
   ErrorKind kind = ErrorKind::kSystem;
-  int code = 0;           // errno for kSystem, EAI_* for kResolve, else 0
-  const char* op = "";    // the operation: "read", "write", "accept", "dial", "listen", ...
-  std::string detail;     // usually the address involved; for kAddress, what was wrong
+  int code = 0;         // errno for kSystem, EAI_* for kResolve, else 0
+  const char* op = "";  // the operation: "read", "write", "accept", "dial", "listen", ...
+  std::string detail;   // usually the address involved; for kAddress, what was wrong
 
   static Error from_errno(int code, const char* op, std::string detail = {});
   static Error timeout(const char* op, std::string detail = {});

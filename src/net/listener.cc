@@ -134,9 +134,8 @@ Result<Conn> Listener::accept() {
     sockaddr_storage sa;
     socklen_t len;
     auto fd = state_->socket->accept(&sa, &len);
-    if (fd) {
-      auto socket = Socket::open(*fd, "accept");
-      if (!socket) return socket.error();
+    Result<std::unique_ptr<Socket>> socket = fd ? Socket::open(*fd, "accept") : fd.error();
+    if (socket) {
       Conn conn(std::move(*socket), Address::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), len));
       if (conn.peer_address().is_ip()) (void)conn.set_nodelay(true);
       if (state_->in_burst) {
@@ -148,7 +147,7 @@ Result<Conn> Listener::accept() {
       }
       return conn;
     }
-    Error e = fd.error();
+    Error e = socket.error();  // accept4, or registering the new fd with the poller
     e.detail = state_->address.to_string();
     if (!is_resource_shortage(e)) return e;
     // Out of descriptors (or kernel memory): the pending connection stays queued. Wait and

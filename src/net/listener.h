@@ -17,9 +17,9 @@
 namespace spindle::net {
 
 struct ListenOptions {
-  int backlog = 4096;          // listen(2) backlog; the kernel caps it at net.core.somaxconn
-  bool reuse_address = true;   // SO_REUSEADDR (TCP): rebind while old connections linger
-  bool reuse_port = false;     // SO_REUSEPORT: several listeners share the port
+  int backlog = 4096;         // listen(2) backlog; the kernel caps it at net.core.somaxconn
+  bool reuse_address = true;  // SO_REUSEADDR (TCP): rebind while old connections linger
+  bool reuse_port = false;    // SO_REUSEPORT: several listeners share the port
 };
 
 // Accept back-off after a resource error (Go's net/http Server.Serve): 5 ms doubling to 1 s.
