@@ -62,13 +62,15 @@ void echo_round_trips(const Address& listen_at) {
     for (size_t size : {1ul, 64ul, 4096ul, 100'000ul, 1ul << 20}) {
       std::string msg = pattern(size, size);
       std::string reply(size, '\0');
-      wg.add(1);
-      runtime::go([&c, &msg, &wg] {  // writer and reader in separate goroutines: 1 MiB
-        auto w = c->write(msg);      // does not fit the buffers of both sockets
-        EXPECT_TRUE(w.ok() && *w == msg.size());
-        wg.done();
+      WaitGroup writer;
+      writer.add(1);
+      runtime::go([&c, &msg, &writer] {  // writer and reader in separate goroutines: 1 MiB
+        auto w = c->write(msg);          // does not fit the buffers of both sockets
+        EXPECT_TRUE(w.ok() && *w == msg.size()) << (w.ok() ? "short" : w.error().message());
+        writer.done();
       });
       auto r = c->read_full(reply);
+      writer.wait();  // the next writer may start only once this one has returned
       ASSERT_TRUE(r.ok()) << r.error().message();
       EXPECT_TRUE(reply == msg) << size;
     }

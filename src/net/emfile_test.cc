@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "net/conn.h"
@@ -32,13 +33,21 @@ class EmfileTest : public runtime::testing::RuntimeTest {};
 
 constexpr int kFlood = 100;
 
-// Highest open descriptor number: new descriptors must stay below RLIMIT_NOFILE.
-int highest_fd() {
-  int high = 0;
+// The RLIMIT_NOFILE that leaves exactly `free` descriptor numbers to allocate: new descriptors
+// take the lowest free numbers and must stay below the limit; open ones above it stay valid.
+rlim_t limit_leaving(int free) {
+  std::set<int> open;
   DIR* d = opendir("/proc/self/fd");
-  while (dirent* e = readdir(d)) high = std::max(high, atoi(e->d_name));
+  const int self = dirfd(d);
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.' && atoi(e->d_name) != self) open.insert(atoi(e->d_name));
+  }
   closedir(d);
-  return high;
+  int fd = 0;
+  for (int seen = 0;; ++fd) {
+    if (!open.count(fd) && ++seen == free) break;
+  }
+  return static_cast<rlim_t>(fd + 1);
 }
 
 TEST_P(EmfileTest, ListenerBacksOffAndServesAgain) {
@@ -56,7 +65,7 @@ TEST_P(EmfileTest, ListenerBacksOffAndServesAgain) {
     for (int i = 0; i < kFlood; ++i)
       clients.push_back(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     {
-      testing::ScopedFdLimit limit(highest_fd() + 1 + 10);  // room for ~10 accepted conns
+      testing::ScopedFdLimit limit(limit_leaving(10));  // room for 10 accepted conns
       sockaddr_in sin{};
       std::memcpy(&sin, l->address().sockaddr_ptr(), sizeof sin);
       runtime::blocking([&] {
