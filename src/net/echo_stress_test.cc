@@ -1,19 +1,27 @@
-// 10,000 concurrent echo connections on loopback: a goroutine per server connection and one
-// per client, all connected at once (a barrier), each doing round trips; afterwards the
-// process has exactly the descriptors it had before.
+// 10,000 concurrent echo connections on loopback: a goroutine per server connection in this
+// process, and 10,000 client goroutines in a child process (this test binary again), all
+// connected at once (a barrier), each doing round trips. Two processes because both ends of
+// 10k connections are 20k descriptors, and RLIMIT_NOFILE's hard limit here is 20000. Both
+// processes end with exactly the descriptors they had before.
 #include <gtest/gtest.h>
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include <atomic>
-#include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "net/conn.h"
 #include "net/listener.h"
 #include "net/test_util.h"
+#include "runtime/blocking.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/wait_group.h"
 #include "runtime/testing.h"
+
+extern char** environ;
 
 namespace spindle::net {
 namespace {
@@ -21,23 +29,14 @@ namespace {
 using namespace std::chrono_literals;
 using testing::count_open_fds;
 
-class EchoStressTest : public runtime::testing::RuntimeTest {};
-
 constexpr int kConnections = 10'000;
+constexpr const char* kTargetEnv = "SPINDLE_NET_STRESS_TARGET";
 
-// Raises RLIMIT_NOFILE so that both ends of n connections fit; returns how many fit.
-int make_room_for(int n) {
+void raise_fd_limit_to_hard() {
   rlimit r;
   getrlimit(RLIMIT_NOFILE, &r);
-  rlim_t want = static_cast<rlim_t>(2 * n + 1000);
-  if (r.rlim_max < want) {
-    rlimit raised{want, want};  // needs CAP_SYS_RESOURCE; fine to fail
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return n;
-  }
   r.rlim_cur = r.rlim_max;
   setrlimit(RLIMIT_NOFILE, &r);
-  int fit = static_cast<int>((r.rlim_cur - 1000) / 2);
-  return fit < n ? fit : n;
 }
 
 // One client: dial, a round trip, wait until every client is connected, another round trip.
@@ -57,33 +56,64 @@ void client(const Address& addr, int id, runtime::WaitGroup* connected, std::ato
   if (good) ok->fetch_add(1);
 }
 
+// The client process: started by the test below with kTargetEnv set; skipped otherwise.
+TEST(EchoStressClient, Run) {
+  const char* target = std::getenv(kTargetEnv);
+  if (target == nullptr) GTEST_SKIP() << "the client process of TenThousandConcurrentConnections";
+  raise_fd_limit_to_hard();
+  runtime::Runtime rt(runtime::Options{.procs = 2});
+  rt.run([target] {
+    const int baseline = count_open_fds();
+    auto addr = parse_address(target);
+    ASSERT_TRUE(addr.ok());
+    runtime::WaitGroup clients, connected;
+    std::atomic<int> ok{0};
+    clients.add(kConnections);
+    connected.add(kConnections);
+    for (int i = 0; i < kConnections; ++i) {
+      runtime::go([&, i] {
+        client(*addr, i, &connected, &ok);
+        clients.done();
+      });
+    }
+    clients.wait();
+    EXPECT_EQ(ok.load(), kConnections);
+    EXPECT_EQ(count_open_fds(), baseline) << "client descriptors leaked";
+  });
+}
+
+// Runs this binary's EchoStressClient.Run against addr; returns its exit status.
+int run_client_process(const Address& addr) {
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) env_storage.emplace_back(*e);
+  env_storage.push_back(std::string(kTargetEnv) + "=" + addr.to_string());
+  std::vector<char*> envp;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string exe = "/proc/self/exe", filter = "--gtest_filter=EchoStressClient.Run";
+  char* argv[] = {exe.data(), filter.data(), nullptr};
+  pid_t pid;
+  if (posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv, envp.data()) != 0) return -1;
+  int status = 0;
+  runtime::blocking([&] { waitpid(pid, &status, 0); });
+  return status;
+}
+
+class EchoStressTest : public runtime::testing::RuntimeTest {};
+
 TEST_P(EchoStressTest, TenThousandConcurrentConnections) {
-  const int n = make_room_for(kConnections);
-  if (n < kConnections) {
-    std::fprintf(stderr, "RLIMIT_NOFILE allows only %d connections (of %d)\n", n, kConnections);
-  }
-  run([n] {
+  raise_fd_limit_to_hard();
+  run([] {
     const int baseline = count_open_fds();
     auto l = listen("127.0.0.1:0");
     ASSERT_TRUE(l.ok()) << l.error().message();
     runtime::WaitGroup server;
     testing::serve_echo(&*l, &server);
-    runtime::WaitGroup clients, connected;
-    std::atomic<int> ok{0};
-    clients.add(n);
-    connected.add(n);
-    Address addr = l->address();
-    for (int i = 0; i < n; ++i) {
-      runtime::go([&, i] {
-        client(addr, i, &connected, &ok);
-        clients.done();
-      });
-    }
-    clients.wait();
-    EXPECT_EQ(ok.load(), n);
+    int status = run_client_process(l->address());
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "client process: " << status;
     EXPECT_TRUE(l->close().ok());
     server.wait();
-    EXPECT_EQ(count_open_fds(), baseline) << "descriptors leaked";
+    EXPECT_EQ(count_open_fds(), baseline) << "server descriptors leaked";
   });
 }
 
