@@ -49,6 +49,32 @@ std::string pattern(size_t n, size_t seed = 0) {
   return s;
 }
 
+// A client connected to a goroutine echo server; finish() closes both and joins the server.
+struct EchoSession {
+  Result<Listener> l = listen("127.0.0.1:0");
+  WaitGroup wg;
+  Result<Conn> c = Error::closed("dial");
+  EchoSession() {
+    EXPECT_TRUE(l.ok());
+    serve_echo(&*l, &wg);
+    c = dial(l->address(), 5s);
+    EXPECT_TRUE(c.ok());
+  }
+  void finish() {
+    EXPECT_TRUE(c->close().ok());
+    EXPECT_TRUE(l->close().ok());
+    wg.wait();
+  }
+};
+
+// A client and the server's end of its connection, which nobody reads or writes.
+struct QuietPair {
+  Result<Listener> l = listen("127.0.0.1:0");
+  Result<Conn> c = l ? dial(l->address(), 5s) : Result<Conn>(l.error());
+  Result<Conn> server = l ? l->accept() : Result<Conn>(l.error());
+  QuietPair() { EXPECT_TRUE(l.ok() && c.ok() && server.ok()); }
+};
+
 // Dials the listener, sends messages of several sizes (up to 1 MiB, which fills the socket
 // buffers and parks both sides), and checks each echo.
 void echo_round_trips(const Address& listen_at) {
@@ -200,12 +226,8 @@ TEST_P(ConnTest, UnexpectedEof) {
 
 TEST_P(ConnTest, ReadDeadlineFires) {
   run_checked([] {
-    auto l = listen("127.0.0.1:0");
-    ASSERT_TRUE(l.ok());
-    WaitGroup wg;
-    serve_echo(&*l, &wg);
-    auto c = dial(l->address(), 5s);
-    ASSERT_TRUE(c.ok());
+    EchoSession session;
+    auto& c = session.c;
     auto start = Clock::now();
     ASSERT_TRUE(c->set_read_deadline(start + 100ms).ok());
     char buf[8];
@@ -225,20 +247,15 @@ TEST_P(ConnTest, ReadDeadlineFires) {
     ASSERT_TRUE(c->set_read_deadline(TimePoint::max()).ok());
     ASSERT_TRUE(c->read_full(std::span<char>(buf, 4)).ok());
     EXPECT_EQ(std::string(buf, 4), "ping");
-    EXPECT_TRUE(c->close().ok());
-    EXPECT_TRUE(l->close().ok());
-    wg.wait();
+    session.finish();
   });
 }
 
 TEST_P(ConnTest, DeadlineSetWhileParkedWakesReader) {
   run_checked([] {
-    auto l = listen("127.0.0.1:0");
-    ASSERT_TRUE(l.ok());
-    WaitGroup wg;
-    serve_echo(&*l, &wg);
-    auto c = dial(l->address(), 5s);
-    ASSERT_TRUE(c.ok());
+    EchoSession session;
+    auto& c = session.c;
+    auto& wg = session.wg;
     for (Duration later : {Duration(30ms), Duration(-1s)}) {  // in the future, in the past
       std::atomic<bool> done{false};
       wg.add(1);
@@ -258,20 +275,15 @@ TEST_P(ConnTest, DeadlineSetWhileParkedWakesReader) {
       EXPECT_LT(Clock::now() - set_at, later.count() > 0 ? later + 200ms : Duration(200ms));
       ASSERT_TRUE(c->set_read_deadline(TimePoint::max()).ok());
     }
-    EXPECT_TRUE(c->close().ok());
-    EXPECT_TRUE(l->close().ok());
-    wg.wait();
+    session.finish();
   });
 }
 
 TEST_P(ConnTest, WriteDeadlineWhenPeerDoesNotRead) {
   run_checked([] {
-    auto l = listen("127.0.0.1:0");
-    ASSERT_TRUE(l.ok());
-    auto c = dial(l->address(), 5s);
-    ASSERT_TRUE(c.ok());
-    auto server = l->accept();  // never reads
-    ASSERT_TRUE(server.ok());
+    QuietPair pair;  // the server end never reads
+    ASSERT_TRUE(pair.c.ok());
+    auto& c = pair.c;
     ASSERT_TRUE(c->set_write_deadline(Clock::now() + 100ms).ok());
     std::string big(64 << 20, 'x');  // more than both socket buffers hold
     auto w = c->write(big);
@@ -282,12 +294,9 @@ TEST_P(ConnTest, WriteDeadlineWhenPeerDoesNotRead) {
 
 TEST_P(ConnTest, CloseFromAnotherGoroutineWakesReaderAndWriter) {
   run_checked([] {
-    auto l = listen("127.0.0.1:0");
-    ASSERT_TRUE(l.ok());
-    auto c = dial(l->address(), 5s);
-    ASSERT_TRUE(c.ok());
-    auto server = l->accept();  // never reads nor writes
-    ASSERT_TRUE(server.ok());
+    QuietPair pair;  // the server end never reads nor writes
+    ASSERT_TRUE(pair.c.ok());
+    auto& c = pair.c;
     WaitGroup wg;
     wg.add(2);
     runtime::go([&] {
@@ -394,12 +403,9 @@ TEST_P(ConnTest, DialTimeout) {
 
 TEST_P(ConnTest, WritevGathersAndHandlesPartialWrites) {
   run_checked([] {
-    auto l = listen("127.0.0.1:0");
-    ASSERT_TRUE(l.ok());
-    WaitGroup wg;
-    serve_echo(&*l, &wg);
-    auto c = dial(l->address(), 5s);
-    ASSERT_TRUE(c.ok());
+    EchoSession session;
+    auto& c = session.c;
+    auto& wg = session.wg;
     // 200 parts (more than one iovec batch), some empty, some large enough to park.
     std::vector<std::string> storage;
     for (int i = 0; i < 200; ++i) {
@@ -418,9 +424,7 @@ TEST_P(ConnTest, WritevGathersAndHandlesPartialWrites) {
     std::string got(want.size(), '\0');
     ASSERT_TRUE(c->read_full(got).ok());
     EXPECT_TRUE(got == want);
-    EXPECT_TRUE(c->close().ok());
-    EXPECT_TRUE(l->close().ok());
-    wg.wait();
+    session.finish();
   });
 }
 
