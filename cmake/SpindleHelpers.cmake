@@ -8,12 +8,13 @@ function(spindle_library name)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE spindle_warnings)
 endfunction()
 
-# LABELS: unit, integration, stress, fuzz (ctest -L selects). TIMEOUT in seconds.
+# LABELS: unit, integration, stress, fuzz (ctest -L selects). TIMEOUT in seconds. SERIAL: the
+# test checks timing tolerances (a deadline fires within a few ms), so it runs alone.
 function(spindle_test name)
   if(NOT SPINDLE_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "SERIAL" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main spindle_warnings)
   add_test(NAME ${name} COMMAND ${name})
@@ -24,6 +25,9 @@ function(spindle_test name)
     set(ARG_TIMEOUT 300)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+  if(ARG_SERIAL)
+    set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
+  endif()
 endfunction()
 
 # Benchmarks run under ctest only as a smoke run (one short repetition), label "bench".
