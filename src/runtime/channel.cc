@@ -112,6 +112,12 @@ void WaitQueue::remove(Waiter* w) {
   w->next = nullptr;
 }
 
+size_t WaitQueue::size() const {
+  size_t n = 0;
+  for (const Waiter* w = first_; w != nullptr; w = w->next) ++n;
+  return n;
+}
+
 namespace {
 
 unsigned char* allocate_buffer(const ElemOps* ops, size_t capacity) {
@@ -287,6 +293,11 @@ void ChanCore::close() {
 size_t ChanCore::len() const {
   base::SpinLockGuard guard(lock_);
   return count_;
+}
+
+size_t ChanCore::waiters_for_test(bool senders) const {
+  base::SpinLockGuard guard(lock_);
+  return senders ? sendq_.size() : recvq_.size();
 }
 
 void park_forever(const char* what, bool send) {

@@ -69,6 +69,7 @@ class WaitQueue {
   Waiter* pop_front();
   // Unlinks w if it is still queued (a select cleaning up after its winning case).
   void remove(Waiter* w);
+  size_t size() const;
 
  private:
   Waiter* first_ = nullptr;
@@ -95,6 +96,8 @@ class ChanCore {
   size_t len() const;
   size_t cap() const { return cap_; }
   const ElemOps* ops() const { return ops_; }
+  // Parked senders or receivers, including select waiters another case already won.
+  size_t waiters_for_test(bool senders) const;
 
   // The pieces select.cc combines across channels. All require lock().
   void lock() ACQUIRE(lock_) { lock_.lock(); }
@@ -225,6 +228,9 @@ class Chan {
   size_t cap() const { return core_ ? core_->cap() : 0; }
 
   bool is_nil() const { return core_ == nullptr; }
+  // Goroutines parked sending / receiving: lets tests wait until a partner is parked.
+  size_t send_waiters_for_test() const { return core_ ? core_->waiters_for_test(true) : 0; }
+  size_t recv_waiters_for_test() const { return core_ ? core_->waiters_for_test(false) : 0; }
   friend bool operator==(const Chan& a, const Chan& b) { return a.core_ == b.core_; }
 
  private:
