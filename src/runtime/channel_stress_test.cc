@@ -75,7 +75,7 @@ TEST_P(ChanStressTest, NoLostWakeupsInMixedSelects) {
     constexpr int kProducers = 4;
     constexpr int kRelays = 4;
     constexpr int kConsumers = 4;
-    constexpr int64_t kItems = 2000;  // per producer
+    constexpr int64_t kItems = 10000;  // per producer
     std::vector<Chan<int64_t>> a;
     std::vector<Chan<int64_t>> b;
     for (int j = 0; j < kChans; ++j) {
