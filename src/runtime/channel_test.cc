@@ -330,6 +330,12 @@ TEST_P(ChanDeathTest, CloseOfNilChannel) {
                "fatal error: close of nil channel");
 }
 
+TEST_P(ChanDeathTest, NilChannelOperationsBlockForever) {
+  // Nothing else can run: the scheduler's deadlock report, not a hang.
+  EXPECT_DEATH(run([] { Chan<int>().recv(); }), "all goroutines are asleep - deadlock!");
+  EXPECT_DEATH(run([] { Chan<int>().send(1); }), "all goroutines are asleep - deadlock!");
+}
+
 TEST(ChanOutsideGoroutineDeathTest, OperationsNeedAGoroutine) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   Chan<int> ch = make_chan<int>(1);

@@ -342,6 +342,10 @@ TEST_P(SelectDeathTest, ParkedSendCaseDiesOnClose) {
                "fatal error: send on closed channel");
 }
 
+TEST_P(SelectDeathTest, EmptySelectBlocksForever) {
+  EXPECT_DEATH(run([] { Select().wait(); }), "all goroutines are asleep - deadlock!");
+}
+
 TEST_P(SelectDeathTest, RunsOnlyOnce) {
   EXPECT_DEATH(run([] {
                  Select s;
