@@ -200,8 +200,17 @@ bool ChanCore::unlock_after_park(Goroutine* /*g*/, void* chan) NO_THREAD_SAFETY_
   return true;
 }
 
-void ChanCore::park_locked(WaitReason reason) NO_THREAD_SAFETY_ANALYSIS {
-  park(reason, &ChanCore::unlock_after_park, this);
+bool ChanCore::park_on(WaitQueue& q, Goroutine* self, void* elem,
+                       WaitReason reason) NO_THREAD_SAFETY_ANALYSIS {
+  Waiter w;
+  w.g = self;
+  w.elem = elem;
+  q.push_back(&w);
+  self->param = nullptr;
+  park(reason, &ChanCore::unlock_after_park, this);  // step 3; released after the switch
+  SPINDLE_DCHECK(self->param == &w, "woken by someone else's wait entry");
+  self->param = nullptr;
+  return w.success;
 }
 
 bool ChanCore::send(void* src, bool block) {
@@ -223,15 +232,9 @@ bool ChanCore::send(void* src, bool block) {
     lock_.unlock();
     return false;
   }
-  Waiter w;
-  w.g = self;
-  w.elem = src;
-  sendq_.push_back(&w);
-  self->param = nullptr;
-  park_locked(WaitReason::kChanSend);
-  SPINDLE_DCHECK(self->param == &w, "woken by someone else's wait entry");
-  self->param = nullptr;
-  if (!w.success) SPINDLE_FATAL("send on closed channel");
+  if (!park_on(sendq_, self, src, WaitReason::kChanSend)) {
+    SPINDLE_FATAL("send on closed channel");
+  }
   return true;
 }
 
@@ -254,15 +257,8 @@ ChanCore::RecvResult ChanCore::recv(void* dst, bool block) {
     lock_.unlock();
     return RecvResult::kWouldBlock;
   }
-  Waiter w;
-  w.g = self;
-  w.elem = dst;
-  recvq_.push_back(&w);
-  self->param = nullptr;
-  park_locked(WaitReason::kChanReceive);
-  SPINDLE_DCHECK(self->param == &w, "woken by someone else's wait entry");
-  self->param = nullptr;
-  return w.success ? RecvResult::kValue : RecvResult::kClosed;
+  bool success = park_on(recvq_, self, dst, WaitReason::kChanReceive);
+  return success ? RecvResult::kValue : RecvResult::kClosed;
 }
 
 void ChanCore::close() {

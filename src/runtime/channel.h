@@ -111,8 +111,9 @@ class ChanCore {
 
  private:
   static bool unlock_after_park(Goroutine* g, void* chan);
-  // Parks the caller (already queued) and releases lock_ once it is switched out.
-  void park_locked(WaitReason reason) RELEASE(lock_);
+  // Queues the caller on q with a Waiter for elem, parks, and releases lock_ once it is
+  // switched out. Returns the Waiter's success (false: woken by close()).
+  bool park_on(WaitQueue& q, Goroutine* self, void* elem, WaitReason reason) RELEASE(lock_);
   void* slot(size_t i) const { return buf_ + i * ops_->size; }
   void advance(size_t& index) const { index = index + 1 == cap_ ? 0 : index + 1; }
 
