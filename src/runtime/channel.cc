@@ -214,7 +214,12 @@ bool ChanCore::park_on(WaitQueue& q, Goroutine* self, void* elem,
 }
 
 bool ChanCore::send(void* src, bool block) {
-  Goroutine* self = current(block ? "chan send" : "chan try_send");
+  return send_as(current(block ? "chan send" : "chan try_send"), src, block);
+}
+
+bool ChanCore::try_send_from_runtime(void* src) { return send_as(nullptr, src, false); }
+
+bool ChanCore::send_as(Goroutine* self, void* src, bool block) {
   Goroutine* wake = nullptr;
   lock_.lock();
   switch (send_locked(src, &wake)) {

@@ -87,6 +87,9 @@ class ChanCore {
   // Moves *src in; parks until a receiver or buffer slot takes it when `block`. Returns false
   // only when !block and it would block. Fatal on a closed channel.
   bool send(void* src, bool block);
+  // send(src, false) for runtime code that runs outside any goroutine (a timer firing into a
+  // channel on a scheduler thread). Fatal on a closed channel.
+  bool try_send_from_runtime(void* src);
   enum class RecvResult { kValue, kWouldBlock, kClosed };
   // Emplaces a value into *dst (a std::optional<T>), parking when `block`; kClosed leaves *dst
   // untouched.
@@ -110,6 +113,8 @@ class ChanCore {
   WaitQueue& recvq() REQUIRES(lock_) { return recvq_; }
 
  private:
+  // self is the calling goroutine; null only when !block.
+  bool send_as(Goroutine* self, void* src, bool block);
   static bool unlock_after_park(Goroutine* g, void* chan);
   // Queues the caller on q with a Waiter for elem, parks, and releases lock_ once it is
   // switched out. Returns the Waiter's success (false: woken by close()).
@@ -205,6 +210,9 @@ class Chan {
     T copy(v);
     return try_send(std::move(copy));
   }
+  // try_send for runtime internals that run outside any goroutine (timers firing on a
+  // scheduler thread, the netpoller); user code calls try_send. Fatal on a closed channel.
+  bool try_send_from_runtime(T&& v) { return core_ && core_->try_send_from_runtime(&v); }
   // Receives without parking.
   TryRecv<T> try_recv() {
     using Status = typename TryRecv<T>::Status;

@@ -1,11 +1,14 @@
 #include "runtime/channel.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "runtime/runtime.h"
 #include "runtime/testing.h"
@@ -157,6 +160,21 @@ TEST_P(ChanTest, TryRecvTakesFromParkedSender) {
     TryRecv<int> got = ch.try_recv();
     ASSERT_TRUE(got.has_value());
     EXPECT_EQ(*got, 7);
+  });
+}
+
+TEST_P(ChanTest, TrySendFromRuntimeThread) {
+  run([] {
+    Chan<int> ch = make_chan<int>();
+    Chan<int> out = make_chan<int>(1);
+    go([ch, out]() mutable { out.send(*ch.recv()); });
+    await_receivers(ch, 1);
+    bool sent = false;
+    std::thread timer([&ch, &sent] { sent = ch.try_send_from_runtime(9); });
+    timer.join();  // holds this M briefly; the thread never waits for a goroutine
+    EXPECT_TRUE(sent);
+    EXPECT_EQ(out.recv(), 9);
+    EXPECT_FALSE(Chan<int>().try_send_from_runtime(1));
   });
 }
 
@@ -334,6 +352,35 @@ TEST_P(ChanDeathTest, NilChannelOperationsBlockForever) {
   // Nothing else can run: the scheduler's deadlock report, not a hang.
   EXPECT_DEATH(run([] { Chan<int>().recv(); }), "all goroutines are asleep - deadlock!");
   EXPECT_DEATH(run([] { Chan<int>().send(1); }), "all goroutines are asleep - deadlock!");
+}
+
+double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+TEST(ChanIdle, ParkedGoroutinesUseNoCpu) {
+  constexpr int kParked = 1000;
+  Runtime rt(Options{.procs = 4});
+  Chan<int> never = make_chan<int>();
+  Chan<int> done = make_chan<int>(kParked);
+  rt.run([never, done] {
+    for (int i = 0; i < kParked; ++i) {
+      go([never, done]() mutable { done.send(never.recv().has_value() ? 1 : 0); });
+    }
+    await_receivers(never, kParked);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let spinning Ms give up
+  double before = process_cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  double used = process_cpu_seconds() - before;
+  EXPECT_LT(used, 0.05) << kParked << " parked goroutines burned " << used << " s of CPU";
+  rt.run([never, done]() mutable {
+    never.close();
+    for (int i = 0; i < kParked; ++i) EXPECT_EQ(done.recv(), 0);
+  });
 }
 
 TEST(ChanOutsideGoroutineDeathTest, OperationsNeedAGoroutine) {
