@@ -8,13 +8,21 @@
 //   int sent = s.send(replies, reply);
 //   int i = s.wait();               // or s.poll(): -1 when no case is ready (default)
 //   if (i == got) { if (!req) { /* requests closed */ } }
+//
+// Or closure style, closer to Go's syntax (see select() at the end):
+//
+//   select(on_recv(requests, [&](std::optional<Request> req) { ... }),
+//          on_send(replies, reply, [&] { ... }),
+//          on_default([&] { ... }));  // optional
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <new>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -94,5 +102,106 @@ class Select {
   bool used_ = false;
   alignas(std::max_align_t) unsigned char arena_[kArenaBytes];
 };
+
+// Closure-style select. Each case runs its function when chosen: on_recv's gets the
+// std::optional<T> (nullopt: closed), on_send's and on_default's take no argument.
+template <typename T, typename F>
+struct OnRecv {
+  const Chan<T>& ch;
+  F fn;
+};
+template <typename T, typename F>
+struct OnSend {
+  const Chan<T>& ch;
+  T value;
+  F fn;
+};
+template <typename F>
+struct OnDefault {
+  F fn;
+};
+
+template <typename T, typename F>
+OnRecv<T, F> on_recv(const Chan<T>& ch, F fn) {
+  return {ch, std::move(fn)};
+}
+template <typename T, typename F>
+OnSend<T, F> on_send(const Chan<T>& ch, std::type_identity_t<T> value, F fn) {
+  return {ch, std::move(value), std::move(fn)};
+}
+template <typename F>
+OnDefault<F> on_default(F fn) {
+  return {std::move(fn)};
+}
+
+namespace internal {
+
+struct NoSlot {};
+template <typename C>
+struct CaseSlot {
+  using type = NoSlot;
+};
+template <typename T, typename F>
+struct CaseSlot<OnRecv<T, F>> {
+  using type = std::optional<T>;
+};
+template <typename C>
+inline constexpr bool kIsDefault = false;
+template <typename F>
+inline constexpr bool kIsDefault<OnDefault<F>> = true;
+template <typename C>
+inline constexpr bool kIsSend = false;
+template <typename T, typename F>
+inline constexpr bool kIsSend<OnSend<T, F>> = true;
+
+// Registers one case with s; -1 for the default case.
+template <typename C, typename Slot>
+int add_case(Select& s, C& c, Slot& slot) {
+  if constexpr (kIsDefault<C>) {
+    return -1;
+  } else if constexpr (kIsSend<C>) {
+    return s.send(c.ch, std::move(c.value));
+  } else {
+    return s.recv(c.ch, &slot);
+  }
+}
+
+template <typename C, typename Slot>
+void run_case(C& c, Slot& slot) {
+  if constexpr (std::is_same_v<Slot, NoSlot>) {
+    c.fn();
+  } else {
+    c.fn(std::move(slot));
+  }
+}
+
+}  // namespace internal
+
+// Go's select statement: parks until one case can proceed (or, with an on_default case, takes
+// the default when none can), runs that case's function and returns the case's position among
+// the arguments. Ready cases are chosen uniformly at random. Must run on a goroutine.
+template <typename... Cases>
+int select(Cases&&... cases) {
+  constexpr int kDefaults = (0 + ... + int{internal::kIsDefault<std::decay_t<Cases>>});
+  static_assert(kDefaults <= 1, "select: at most one on_default case");
+  Select s;
+  std::tuple<typename internal::CaseSlot<std::decay_t<Cases>>::type...> slots;
+  std::array<int, sizeof...(Cases)> ids{};
+  return [&]<size_t... I>(std::index_sequence<I...>) {
+    ((ids[I] = internal::add_case(s, cases, std::get<I>(slots))), ...);
+    int chosen = kDefaults > 0 ? s.poll() : s.wait();
+    int position = -1;
+    auto dispatch = [&]<size_t J>(auto& c) {
+      bool hit = chosen >= 0 ? ids[J] == chosen : internal::kIsDefault<std::decay_t<decltype(c)>>;
+      if (position < 0 && hit) {
+        internal::run_case(c, std::get<J>(slots));
+        position = static_cast<int>(J);
+      }
+    };
+    (dispatch.template operator()<I>(cases), ...);
+    return position;
+  }
+  (std::index_sequence_for<Cases...>{});
+}
 
 }  // namespace spindle::runtime

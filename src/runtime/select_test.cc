@@ -314,6 +314,42 @@ TEST_P(SelectTest, LargeValuesSpillToHeap) {
   });
 }
 
+TEST_P(SelectTest, ClosureStyle) {
+  run([] {
+    Chan<int> numbers = make_chan<int>(1);
+    Chan<std::unique_ptr<std::string>> names = make_chan<std::unique_ptr<std::string>>(1);
+    Chan<int> results = make_chan<int>(1);
+    int defaults = 0;
+    auto poll_once = [&] {
+      return select(on_recv(numbers, [&](std::optional<int> v) { results.send(*v * 2); }),
+                    on_send(names, std::make_unique<std::string>("n"), [] {}),
+                    on_default([&] { ++defaults; }));
+    };
+    EXPECT_EQ(poll_once(), 1);  // room in names
+    EXPECT_EQ(poll_once(), 2);  // names full, numbers empty: default
+    EXPECT_EQ(defaults, 1);
+    numbers.send(21);
+    EXPECT_EQ(poll_once(), 0);
+    EXPECT_EQ(results.recv(), 42);
+    EXPECT_EQ(**names.recv(), "n");
+
+    // Without a default it parks until a case proceeds; closed receives get nullopt.
+    Chan<int> later = make_chan<int>();
+    go([later]() mutable { later.send(5); });
+    Chan<int> nil;
+    int got = 0;
+    EXPECT_EQ(select(on_recv(nil, [](std::optional<int>) {}),
+                     on_recv(later, [&](std::optional<int> v) { got = *v; })),
+              1);
+    EXPECT_EQ(got, 5);
+    numbers.close();
+    bool closed = false;
+    EXPECT_EQ(select(on_recv(numbers, [&](std::optional<int> v) { closed = !v.has_value(); })), 0);
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(select(on_default([] {})), 0);
+  });
+}
+
 TEST_P(SelectDeathTest, ChosenSendOnClosedChannel) {
   EXPECT_DEATH(run([] {
                  Chan<int> ch = make_chan<int>(1);
