@@ -58,6 +58,84 @@ internal::WaitQueue& queue_of(const SelectCase& c) NO_THREAD_SAFETY_ANALYSIS {
   return c.is_send ? c.chan->sendq() : c.chan->recvq();
 }
 
+// Step 1: the live cases' indices in random order (inside-out Fisher-Yates); returns how many.
+uint32_t shuffle_live_cases(const SelectCase* cs, uint32_t size, uint32_t* order) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < size; ++i) {
+    if (cs[i].chan == nullptr) continue;
+    uint32_t j = fastrandn(n + 1);
+    order[n] = order[j];
+    order[j] = i;
+    ++n;
+  }
+  return n;
+}
+
+// The distinct channels of the live cases, by address: the one lock order all selects share.
+LockSet sorted_locks(const SelectCase* cs, const uint32_t* order, uint32_t n, ChanCore** locks) {
+  for (uint32_t k = 0; k < n; ++k) locks[k] = cs[order[k]].chan;
+  std::sort(locks, locks + n);
+  return LockSet{locks, static_cast<int>(std::unique(locks, locks + n) - locks)};
+}
+
+// A chosen case found its channel closed: receives yield nullopt, sends are fatal.
+void finish_closed(const SelectCase& c) {
+  if (c.is_send) SPINDLE_FATAL("send on closed channel");
+  c.ops->reset(c.elem);
+}
+
+// Step 3, with every lock held: performs the first case in poll order that can proceed,
+// unlocks and returns its index; -1 (still locked) when none can.
+int complete_ready_case(const SelectCase* cs, const uint32_t* order, uint32_t n,
+                        const LockSet& set) NO_THREAD_SAFETY_ANALYSIS {
+  for (uint32_t k = 0; k < n; ++k) {
+    const SelectCase& c = cs[order[k]];
+    Goroutine* wake = nullptr;
+    ChanCore::Step step =
+        c.is_send ? c.chan->send_locked(c.elem, &wake) : c.chan->recv_locked(c.elem, &wake);
+    if (step == ChanCore::Step::kWouldBlock) continue;
+    unlock_all(set);
+    if (step == ChanCore::Step::kClosed) finish_closed(c);
+    if (wake != nullptr) ready(wake);
+    return static_cast<int>(order[k]);
+  }
+  return -1;
+}
+
+// Steps 4-6, entered with every lock held: queue a Waiter per case, park, and on wake unlink
+// the losers and return the winner's index.
+int park_on_all(Goroutine* self, const SelectCase* cs, const uint32_t* order, uint32_t n,
+                Waiter* waiters, LockSet& set) NO_THREAD_SAFETY_ANALYSIS {
+  for (uint32_t k = 0; k < n; ++k) {
+    uint32_t i = order[k];
+    waiters[i] = Waiter{};
+    waiters[i].g = self;
+    waiters[i].elem = cs[i].elem;
+    waiters[i].is_select = true;
+    queue_of(cs[i]).push_back(&waiters[i]);
+  }
+  self->param = nullptr;
+  park(WaitReason::kSelect, &unlock_all_after_park, &set);
+
+  lock_all(set);
+  self->select_done.store(0, std::memory_order_relaxed);
+  const Waiter* won = static_cast<const Waiter*>(self->param);
+  self->param = nullptr;
+  int winner = -1;
+  for (uint32_t k = 0; k < n; ++k) {
+    uint32_t i = order[k];
+    if (&waiters[i] == won) {
+      winner = static_cast<int>(i);
+    } else {
+      queue_of(cs[i]).remove(&waiters[i]);
+    }
+  }
+  unlock_all(set);
+  SPINDLE_CHECK(winner >= 0, "select woken without a winning case");
+  if (!won->success) finish_closed(cs[winner]);
+  return winner;
+}
+
 }  // namespace
 
 Select::~Select() {
@@ -119,80 +197,23 @@ int Select::run(bool block) {
   return run_with(block, waiters.data(), order.data(), locks.data());
 }
 
-int Select::run_with(bool block, Waiter* waiters, uint32_t* order,
-                     ChanCore** locks) NO_THREAD_SAFETY_ANALYSIS {
+int Select::run_with(bool block, Waiter* waiters, uint32_t* order, ChanCore** locks) {
   Goroutine* self = current("select");
   SelectCase* cs = cases();
-  // Step 1: poll order (inside-out Fisher-Yates over the live cases) and lock order.
-  uint32_t n = 0;
-  for (uint32_t i = 0; i < size_; ++i) {
-    if (cs[i].chan == nullptr) continue;
-    uint32_t j = fastrandn(n + 1);
-    order[n] = order[j];
-    order[j] = i;
-    ++n;
-  }
+  uint32_t n = shuffle_live_cases(cs, static_cast<uint32_t>(size_), order);  // step 1
   if (n == 0) {
     if (!block) return -1;
     park(WaitReason::kSelectNoCases, nullptr, nullptr);
     SPINDLE_FATAL("a goroutine blocked in a select with no cases was readied");
   }
-  for (uint32_t k = 0; k < n; ++k) locks[k] = cs[order[k]].chan;
-  std::sort(locks, locks + n);
-  LockSet set{locks, static_cast<int>(std::unique(locks, locks + n) - locks)};
-
-  lock_all(set);                      // step 2
-  for (uint32_t k = 0; k < n; ++k) {  // step 3
-    const SelectCase& c = cs[order[k]];
-    Goroutine* wake = nullptr;
-    ChanCore::Step step =
-        c.is_send ? c.chan->send_locked(c.elem, &wake) : c.chan->recv_locked(c.elem, &wake);
-    if (step == ChanCore::Step::kWouldBlock) continue;
-    unlock_all(set);
-    if (step == ChanCore::Step::kClosed) {
-      if (c.is_send) SPINDLE_FATAL("send on closed channel");
-      c.ops->reset(c.elem);
-    }
-    if (wake != nullptr) ready(wake);
-    return static_cast<int>(order[k]);
+  LockSet set = sorted_locks(cs, order, n, locks);
+  lock_all(set);                                        // step 2
+  int chosen = complete_ready_case(cs, order, n, set);  // step 3
+  if (chosen >= 0 || !block) {
+    if (chosen < 0) unlock_all(set);
+    return chosen;
   }
-  if (!block) {
-    unlock_all(set);
-    return -1;
-  }
-
-  for (uint32_t k = 0; k < n; ++k) {  // step 4
-    uint32_t i = order[k];
-    waiters[i] = Waiter{};
-    waiters[i].g = self;
-    waiters[i].elem = cs[i].elem;
-    waiters[i].is_select = true;
-    queue_of(cs[i]).push_back(&waiters[i]);
-  }
-  self->param = nullptr;
-  park(WaitReason::kSelect, &unlock_all_after_park, &set);
-
-  lock_all(set);  // step 6
-  self->select_done.store(0, std::memory_order_relaxed);
-  const Waiter* won = static_cast<const Waiter*>(self->param);
-  self->param = nullptr;
-  int winner = -1;
-  for (uint32_t k = 0; k < n; ++k) {
-    uint32_t i = order[k];
-    if (&waiters[i] == won) {
-      winner = static_cast<int>(i);
-    } else {
-      queue_of(cs[i]).remove(&waiters[i]);
-    }
-  }
-  unlock_all(set);
-  SPINDLE_CHECK(winner >= 0, "select woken without a winning case");
-  const SelectCase& c = cs[winner];
-  if (!won->success) {
-    if (c.is_send) SPINDLE_FATAL("send on closed channel");
-    c.ops->reset(c.elem);
-  }
-  return winner;
+  return park_on_all(self, cs, order, n, waiters, set);  // steps 4-6
 }
 
 }  // namespace spindle::runtime
