@@ -240,14 +240,9 @@ TEST_P(SelectTest, SelectPingPong) {
     Chan<int> pong = make_chan<int>();
     Chan<int> quit = make_chan<int>();
     go([ping, pong, quit]() mutable {
-      for (;;) {
-        Select s;
-        std::optional<int> v;
-        std::optional<int> q;
-        s.recv(ping, &v);
-        int qi = s.recv(quit, &q);
-        if (s.wait() == qi) return;
-        pong.send(*v + 1);
+      for (bool done = false; !done;) {
+        select(on_recv(ping, [&](std::optional<int> v) { pong.send(*v + 1); }),
+               on_recv(quit, [&](std::optional<int>) { done = true; }));
       }
     });
     for (int i = 0; i < 5000; ++i) {
