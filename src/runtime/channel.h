@@ -76,7 +76,9 @@ class WaitQueue {
   Waiter* last_ = nullptr;
 };
 
-// The shared state of one channel. Thread-safe; every operation must run on a goroutine.
+// The shared state of one channel ("Channels" at the top of channel.cc: invariants I1-I5 and
+// the protocol). Thread-safe; every operation except try_send_from_runtime, len and cap must
+// run on a goroutine.
 class ChanCore {
  public:
   ChanCore(const ElemOps* ops, size_t capacity);
