@@ -4,8 +4,9 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 
-#include "base/task.h"
+#include "runtime/channel.h"
 #include "runtime/netpoll.h"
 
 namespace spindle::runtime {
@@ -15,5 +16,47 @@ using Duration = Clock::duration;
 // Parks the calling goroutine for at least d (until t); no thread is held.
 void sleep_for(Duration d);
 void sleep_until(TimePoint t);
+
+// A channel that receives the time once, d from now (Go's time.After). For select.
+Chan<TimePoint> after(Duration d);
+
+// Go's time.Timer: after d, the fire time is sent on c() (capacity 1). stop and reset are
+// O(log n) and, as in Go 1.23, discard a value that fired but was not yet received, so no
+// stale time is received after they return. Owned by one goroutine at a time.
+class Timer {
+ public:
+  explicit Timer(Duration d);
+  ~Timer();  // stops it
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  Chan<TimePoint>& c();
+  // True if the timer was pending (it will now not fire).
+  bool stop();
+  // Re-arms the timer for d from now; true if it was pending.
+  bool reset(Duration d);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Go's time.Ticker: sends the time on c() every period; a slow receiver misses ticks instead
+// of queueing them (capacity 1).
+class Ticker {
+ public:
+  explicit Ticker(Duration period);  // period > 0, else fatal
+  ~Ticker();
+  Ticker(const Ticker&) = delete;
+  Ticker& operator=(const Ticker&) = delete;
+
+  Chan<TimePoint>& c();
+  void stop();
+  void reset(Duration period);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace spindle::runtime

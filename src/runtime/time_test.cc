@@ -10,6 +10,7 @@
 
 #include "runtime/runtime.h"
 #include "runtime/scheduler.h"
+#include "runtime/select.h"
 #include "runtime/testing.h"
 
 namespace spindle::runtime {
@@ -120,6 +121,62 @@ TEST_P(TimeTest, HundredThousandSleepersAllWakeNoneEarly) {
   });
   EXPECT_EQ(woke.load(), kN);
   EXPECT_EQ(early.load(), 0);
+}
+
+TEST_P(TimeTest, TimerFiresOnceAndStopPreventsIt) {
+  run([] {
+    Timer t(10ms);
+    auto start = Clock::now();
+    auto fired = t.c().recv();
+    ASSERT_TRUE(fired.has_value());
+    EXPECT_GE(*fired - start, 10ms);
+    EXPECT_FALSE(t.stop());  // already fired
+
+    Timer stopped(20ms);
+    EXPECT_TRUE(stopped.stop());
+    sleep_for(40ms);
+    EXPECT_TRUE(stopped.c().try_recv().would_block());
+  });
+}
+
+TEST_P(TimeTest, ResetDiscardsAStaleFiring) {
+  run([] {
+    Timer t(1ms);
+    sleep_for(10ms);  // fired, value waiting in the channel
+    EXPECT_FALSE(t.reset(30ms));
+    EXPECT_TRUE(t.c().try_recv().would_block()) << "stale value survived reset";
+    auto start = Clock::now();
+    ASSERT_TRUE(t.c().recv().has_value());
+    EXPECT_GE(Clock::now() - start, 25ms);
+    // Reset while pending moves the deadline.
+    EXPECT_FALSE(t.reset(50ms));  // it had fired (and was received)
+    EXPECT_TRUE(t.reset(5ms));
+    auto again = Clock::now();
+    ASSERT_TRUE(t.c().recv().has_value());
+    EXPECT_LT(Clock::now() - again, 5ms + kSlack);
+  });
+}
+
+TEST_P(TimeTest, TickerTicksAndAfterWorksInSelect) {
+  run([] {
+    Ticker tick(5ms);
+    auto start = Clock::now();
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(tick.c().recv().has_value());
+    EXPECT_GE(Clock::now() - start, 25ms);
+    tick.stop();
+
+    auto never = make_chan<int>();
+    auto timeout = after(15ms);
+    std::optional<int> v;
+    std::optional<TimePoint> t;
+    Select s;
+    int a = s.recv(never, &v);
+    int b = s.recv(timeout, &t);
+    int chosen = s.wait();
+    EXPECT_NE(chosen, a);
+    EXPECT_EQ(chosen, b);
+    EXPECT_TRUE(t.has_value());
+  });
 }
 
 TEST(TimeIdle, SleepingRuntimeUsesLittleCpu) {
