@@ -54,8 +54,12 @@ class Netpoll {
   void close(PollDesc* pd);
 
   // Polls one instance without blocking and appends the goroutines it readies (status still
-  // kWaiting) to out. At most one thread polls an instance at a time: false if it was busy.
-  bool poll_shard(int shard, GList& out);
+  // kWaiting) to out. At most one thread polls an instance at a time, and at most
+  // max_pollers() threads poll at all (unless `known_ready`): false if it was busy.
+  bool poll_shard(int shard, GList& out, bool known_ready = false);
+  // Concurrent non-blocking pollers allowed: half the CPUs, at least one. On few cores this is
+  // Go's one-poller rule (#65064); on many it lets shards be polled in parallel.
+  int max_pollers() const { return max_pollers_; }
   // Polls every instance without blocking (sysmon, the poller on wake-up).
   void poll_all(GList& out);
   // Blocks until an instance has events, wake() is called, or timeout_ns passes (< 0: no
@@ -94,6 +98,8 @@ class Netpoll {
   uint32_t allocated_ GUARDED_BY(registry_mu_) = 0;
   PollDesc* free_ GUARDED_BY(registry_mu_) = nullptr;
 
+  int max_pollers_ = 1;
+  std::atomic<int> active_pollers_{0};
   std::atomic<uint64_t> polls_{0};
   std::atomic<uint64_t> events_{0};
 };

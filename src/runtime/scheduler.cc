@@ -606,16 +606,17 @@ Goroutine* Scheduler::steal_work(Processor* p) {
       Processor* victim = allp_[pos].get();
       if (victim == p) continue;
       if (last || pass == 0) {
-        // Expired timers and ready sockets of other Ps are work too (their fns ready
-        // goroutines onto our queue).
+        // Expired timers of other Ps are work too (their fns ready goroutines onto our queue).
         int64_t now = victim->timers.next_when() != kNever ? now_ns() : 0;
         if (now != 0 && victim->timers.next_when() <= now) {
           victim->timers.run_expired(now);
           if (Goroutine* g = p->runq.pop()) return g;
         }
-        if (poll && netpoll_->shards() > 1) {
-          if (Goroutine* g = poll_shard_into(p, victim->id % netpoll_->shards())) return g;
-        }
+      }
+      // So are ready sockets in other Ps' poller shards; only on the last pass, as each look
+      // is a system call and most find nothing.
+      if (last && poll && netpoll_->shards() > 1) {
+        if (Goroutine* g = poll_shard_into(p, victim->id % netpoll_->shards())) return g;
       }
       if (Goroutine* g = victim->runq.steal_half_into(p->runq, last)) {
         steals_.fetch_add(1, std::memory_order_relaxed);
@@ -828,12 +829,6 @@ void Scheduler::add_timer(RuntimeTimer* t) {
     int64_t until = poll_until_.load();
     if (until == 0 || t->when < until) netpoll_->wake();
   }
-}
-
-int Scheduler::shard_for_caller() {
-  Machine* m = this_m();
-  Processor* p = m != nullptr ? m->p : nullptr;
-  return p != nullptr ? p->id % netpoll_->shards() : 0;
 }
 
 void Scheduler::execute(Machine* m, Goroutine* g) {

@@ -41,7 +41,6 @@ class Scheduler {
   // Timers (timer.cc) and the netpoller (netpoll.cc).
   void add_timer(RuntimeTimer* t);
   Netpoll& netpoll() { return *netpoll_; }
-  int shard_for_caller();
   // Blocking calls (sysmon.cc).
   void enter_blocking();
   void exit_blocking();
