@@ -5,7 +5,6 @@
 #include <atomic>
 #include <cstdint>
 
-#include "base/thread_annotations.h"
 #include "runtime/sync/mutex.h"
 #include "runtime/sync/wait_queue.h"
 
@@ -22,8 +21,9 @@ class Cond {
   Cond& operator=(const Cond&) = delete;
 
   // Atomically unlocks the mutex and parks; re-locks before returning. The caller must hold
-  // the mutex and be a goroutine (fatal otherwise).
-  void wait() REQUIRES(mu_);
+  // the mutex and be a goroutine (fatal otherwise). Not annotated REQUIRES(mu_): the analysis
+  // cannot see that the caller's mutex and mu_ are the same object.
+  void wait();
   // Wakes the longest-waiting goroutine, if any. Any thread; holding the mutex is allowed but
   // not required.
   void signal();
