@@ -62,7 +62,7 @@ bool Mutex::try_lock() {
 }
 
 void Mutex::lock_slow() {
-  (void)current("sync: Mutex.lock of a contended mutex");
+  (void)current("sync: Mutex.lock (contended)");
   int64_t wait_start = 0;  // when this goroutine first parked; 0 before that
   bool starving = false;   // this goroutine waited past the threshold
   bool awoke = false;      // we own kWoken (set it while spinning, or were woken)

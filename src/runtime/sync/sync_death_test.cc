@@ -110,14 +110,14 @@ TEST_F(SyncDeathTest, WaitingOutsideAGoroutine) {
         mu.lock();
         mu.lock();
       },
-      "outside a goroutine(.|\n)*sync: Mutex.lock|sync: Mutex.lock(.|\n)*outside a goroutine");
+      "sync: Mutex.lock \\(contended\\) called from outside a goroutine");
   EXPECT_DEATH(
       {
         WaitGroup wg;
         wg.add(1);
         wg.wait();
       },
-      "sync: WaitGroup.wait");
+      "sync: WaitGroup.wait called from outside a goroutine");
   EXPECT_DEATH(
       {
         Mutex mu;
@@ -125,14 +125,14 @@ TEST_F(SyncDeathTest, WaitingOutsideAGoroutine) {
         mu.lock();
         cond.wait();
       },
-      "sync: Cond.wait");
+      "sync: Cond.wait called from outside a goroutine");
   EXPECT_DEATH(
       {
         Semaphore sem(1);
         sem.acquire();
         sem.acquire();
       },
-      "sync: Semaphore.acquire");
+      "sync: Semaphore.acquire called from outside a goroutine");
 }
 
 }  // namespace

@@ -1,0 +1,168 @@
+// Heavier contention for the sync primitives (ctest label "stress"): more goroutines and
+// iterations than the unit tests, mixed with yields so that parking, waking, requeueing and
+// starvation-mode handoff all happen on every processor count.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "runtime/runtime.h"
+#include "runtime/sync/cond.h"
+#include "runtime/sync/mutex.h"
+#include "runtime/sync/rw_mutex.h"
+#include "runtime/sync/semaphore.h"
+#include "runtime/sync/test_util.h"
+#include "runtime/sync/wait_group.h"
+#include "runtime/testing.h"
+
+namespace spindle::runtime {
+namespace {
+
+using testing::busy_for;
+using testing::run_goroutines;
+
+class SyncStressTest : public testing::RuntimeTest {};
+
+TEST_P(SyncStressTest, MutexCounterWithMixedHoldTimes) {
+  run([] {
+    constexpr int kGoroutines = 16;
+    constexpr int kIncrements = 3000;
+    Mutex mu;
+    int64_t counter = 0;
+    run_goroutines(kGoroutines, [&](int id) {
+      for (int i = 0; i < kIncrements; ++i) {
+        MutexLock lock(mu);
+        ++counter;
+        // Some holders linger (so waiters park and may turn the mutex starving); most do not.
+        if ((i + id) % 97 == 0) yield();
+        if ((i + id) % 251 == 0) busy_for(std::chrono::microseconds(1500));
+      }
+    });
+    EXPECT_EQ(counter, int64_t{kGoroutines} * kIncrements);
+    EXPECT_EQ(mu.state_for_test(), 0);
+  });
+}
+
+TEST_P(SyncStressTest, RWMutexReadersAndWriters) {
+  run([] {
+    constexpr int kWriters = 3;
+    constexpr int kReaders = 8;
+    constexpr int kIterations = 2000;
+    RWMutex mu;
+    int64_t a = 0;
+    int64_t b = 0;
+    std::atomic<int> torn{0};
+    run_goroutines(kWriters + kReaders, [&](int id) {
+      for (int i = 0; i < kIterations; ++i) {
+        if (id < kWriters) {
+          mu.lock();
+          ++a;
+          if (i % 64 == 0) yield();
+          ++b;
+          mu.unlock();
+        } else {
+          mu.lock_shared();
+          if (a != b) torn.fetch_add(1);
+          if (i % 32 == 0) yield();
+          mu.unlock_shared();
+        }
+      }
+    });
+    EXPECT_EQ(torn.load(), 0);
+    EXPECT_EQ(a, int64_t{kWriters} * kIterations);
+  });
+}
+
+TEST_P(SyncStressTest, WaitGroupRoundsWithManyWaiters) {
+  run([] {
+    constexpr int kRounds = 100;
+    constexpr int kWorkers = 8;
+    constexpr int kWaiters = 4;
+    WaitGroup work;
+    std::atomic<int> woke{0};
+    for (int round = 0; round < kRounds; ++round) {
+      work.add(kWorkers);
+      WaitGroup waiters_done;
+      waiters_done.add(kWaiters);
+      for (int i = 0; i < kWaiters; ++i) {
+        go([&] {
+          work.wait();
+          woke.fetch_add(1);
+          waiters_done.done();
+        });
+      }
+      for (int i = 0; i < kWorkers; ++i) go([&] { work.done(); });
+      waiters_done.wait();  // every wait() of this round returned: reuse is allowed
+    }
+    EXPECT_EQ(woke.load(), kRounds * kWaiters);
+  });
+}
+
+TEST_P(SyncStressTest, CondQueueWithBroadcastAndSignal) {
+  run([] {
+    constexpr int kProducers = 4;
+    constexpr int kConsumers = 4;
+    constexpr int kItems = 2000;
+    Mutex mu;
+    Cond cond(mu);
+    int64_t available = 0;
+    int64_t taken = 0;
+    int producers_left = kProducers;
+    run_goroutines(kProducers + kConsumers, [&](int id) {
+      MutexLock lock(mu);
+      if (id < kProducers) {
+        for (int i = 0; i < kItems; ++i) {
+          ++available;
+          if (i % 3 == 0) {
+            cond.broadcast();
+          } else {
+            cond.signal();
+          }
+          if (i % 16 == 0) {
+            mu.unlock();
+            yield();
+            mu.lock();
+          }
+        }
+        if (--producers_left == 0) cond.broadcast();
+        return;
+      }
+      for (;;) {
+        while (available == 0 && producers_left > 0) cond.wait();
+        if (available == 0) return;
+        --available;
+        ++taken;
+      }
+    });
+    EXPECT_EQ(taken, int64_t{kProducers} * kItems);
+  });
+}
+
+TEST_P(SyncStressTest, WeightedSemaphoreNeverOversubscribed) {
+  run([] {
+    constexpr int64_t kTokens = 8;
+    constexpr int kGoroutines = 32;
+    constexpr int kIterations = 200;
+    Semaphore sem(kTokens);
+    std::atomic<int64_t> in_use{0};
+    std::atomic<bool> oversubscribed{false};
+    run_goroutines(kGoroutines, [&](int id) {
+      const int64_t weight = 1 + id % 4;
+      for (int i = 0; i < kIterations; ++i) {
+        sem.acquire(weight);
+        if (in_use.fetch_add(weight) + weight > kTokens) oversubscribed = true;
+        if (i % 4 == 0) yield();
+        in_use.fetch_sub(weight);
+        sem.release(weight);
+      }
+    });
+    EXPECT_FALSE(oversubscribed.load());
+    EXPECT_TRUE(sem.try_acquire(kTokens));
+    sem.release(kTokens);
+  });
+}
+
+SPINDLE_INSTANTIATE_PROCS(SyncStressTest);
+
+}  // namespace
+}  // namespace spindle::runtime
