@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "base/thread_annotations.h"
 #include "runtime/sync/mutex.h"
 #include "runtime/sync/wait_queue.h"
 
@@ -23,7 +24,7 @@ class Cond {
   // Atomically unlocks the mutex and parks; re-locks before returning. The caller must hold
   // the mutex and be a goroutine (fatal otherwise). Not annotated REQUIRES(mu_): the analysis
   // cannot see that the caller's mutex and mu_ are the same object.
-  void wait();
+  void wait() NO_THREAD_SAFETY_ANALYSIS;
   // Wakes the longest-waiting goroutine, if any. Any thread; holding the mutex is allowed but
   // not required.
   void signal();
