@@ -138,6 +138,7 @@ TEST_P(MutexTest, WaiterIsNotStarvedByAHotLocker) {
     int64_t hot_locks = 0;
     WaitGroup wg;
     wg.add(2);
+    std::atomic<bool> hot_running{false};
     go([&] {
       Deadline deadline(std::chrono::seconds(20));
       while (!waiter_done.load()) {
@@ -146,14 +147,18 @@ TEST_P(MutexTest, WaiterIsNotStarvedByAHotLocker) {
           break;
         }
         mu.lock();
-        busy_for(std::chrono::microseconds(20));
+        hot_running = true;
+        busy_for(std::chrono::microseconds(100));
         mu.unlock();
         // No preemption: give the scheduler a chance now and then (always with one P).
-        if (one_proc || ++hot_locks % 64 == 0) yield();
+        if (one_proc) yield();
+        ++hot_locks;
       }
       wg.done();
     });
     go([&] {
+      // Start competing only once the hot goroutine holds the mutex most of the time.
+      testing::yield_until([&] { return hot_running.load(); });
       for (int i = 0; i < kWaiterLocks; ++i) {
         mu.lock();
         waiter_locks.fetch_add(1);
@@ -167,6 +172,70 @@ TEST_P(MutexTest, WaiterIsNotStarvedByAHotLocker) {
                                 << " times while another goroutine kept re-locking it";
     EXPECT_EQ(waiter_locks.load(), kWaiterLocks);
     EXPECT_EQ(mu.state_for_test(), 0);
+  });
+}
+
+// White-box: a waiter that waited past the threshold turns the mutex starving, and then the
+// next unlock hands the mutex to it: the unlocker cannot barge back in, it queues behind.
+// Returns false if the waiter won a normal-mode race first (a spinning waiter on another
+// processor can catch the instant between our unlock and re-lock); the test then retries.
+bool starving_mutex_is_handed_to_the_waiter(int procs) {
+  // Keep the other processors busy, so readying the waiter wakes no thread (a woken thread
+  // could preempt ours on a loaded machine and let the waiter win the race) and the waiter
+  // stays in our runnext slot until we yield.
+  std::atomic<bool> attempt_over{false};
+  WaitGroup busy;
+  busy.add(procs - 1);
+  for (int i = 1; i < procs; ++i) {
+    go([&] {
+      while (!attempt_over.load()) yield();
+      busy.done();
+    });
+  }
+  Mutex mu;
+  std::atomic<int> waiter_locks{0};
+  mu.lock();
+  WaitGroup wg;
+  wg.add(1);
+  go([&] {
+    mu.lock();
+    waiter_locks.fetch_add(1);
+    mu.unlock();
+    wg.done();
+  });
+  EXPECT_TRUE(
+      testing::yield_until([&] { return (mu.state_for_test() >> Mutex::kWaiterShift) == 1; }));
+  // Keep barging back in (unlock wakes the waiter; we re-lock before it runs) until the
+  // waiter, having waited more than 1 ms, marks the mutex starving.
+  Deadline deadline(std::chrono::seconds(10));
+  while ((mu.state_for_test() & Mutex::kStarving) == 0 && waiter_locks.load() == 0 &&
+         !deadline.expired()) {
+    busy_for(std::chrono::microseconds(200));
+    mu.unlock();
+    mu.lock();
+    yield();  // let the woken waiter run (and lose) on this processor too
+  }
+  const bool starving = (mu.state_for_test() & Mutex::kStarving) != 0;
+  if (starving) {
+    EXPECT_EQ(waiter_locks.load(), 0);
+    EXPECT_FALSE(mu.try_lock());  // no barging while starving
+    mu.unlock();                  // hands off to the waiter
+    mu.lock();                    // queues behind it
+    EXPECT_EQ(waiter_locks.load(), 1);
+  }
+  mu.unlock();
+  wg.wait();
+  attempt_over = true;
+  busy.wait();
+  EXPECT_EQ(mu.state_for_test(), 0);
+  return starving;
+}
+
+TEST_P(MutexTest, StarvingMutexIsHandedToTheWaiter) {
+  run([procs = procs()] {
+    int attempts = 1;
+    while (!starving_mutex_is_handed_to_the_waiter(procs) && attempts < 20) ++attempts;
+    EXPECT_LT(attempts, 20) << "the mutex never became starving";
   });
 }
 
