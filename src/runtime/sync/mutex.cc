@@ -30,6 +30,13 @@
 // short critical section would run at context-switch speed. Why not a futex-style lock that
 // only ever barges: one hot goroutine can starve a waiter indefinitely (the starvation test).
 //
+// Unlock and lifetime. A mutex may be destroyed as soon as another goroutine can see it
+// unlocked (a reference-counted object's last owner locks, unlocks and frees it). So unlock()
+// decides in the same CAS that clears kLocked whether to wake someone (taking one waiter off
+// the count and setting kWoken), and after that CAS touches only sema_, and only when a
+// waiter that is still inside lock() keeps the mutex alive. Go's unlock (an atomic add, then
+// a second look at the state) relies on the garbage collector instead.
+//
 // Misuse: unlock of an unlocked mutex is fatal ("sync: unlock of unlocked mutex"); parking
 // from a thread that is not a goroutine is fatal in current().
 #include "runtime/sync/mutex.h"
@@ -111,23 +118,25 @@ void Mutex::lock_slow() {
   }
 }
 
-void Mutex::unlock_slow(int32_t next) {
-  if (((next + kLocked) & kLocked) == 0) SPINDLE_FATAL("sync: unlock of unlocked mutex");
-  if ((next & kStarving) != 0) {
-    // Hand off: the waiter at the head owns the mutex once it runs; kLocked stays clear, and
-    // arrivals see kStarving and queue instead of taking it.
-    sema_.release(/*handoff=*/true);
-    return;
-  }
-  int32_t old = next;
+void Mutex::unlock_slow(int32_t old) {
   for (;;) {
-    // Nobody to wake, or someone is already awake, already took the lock, or the mode
-    // changed to starving (then the next unlock hands off).
-    if (waiters(old) == 0 || (old & (kLocked | kWoken | kStarving)) != 0) return;
-    if (state_.compare_exchange_weak(old, (old - kOneWaiter) | kWoken)) {
+    if ((old & kLocked) == 0) SPINDLE_FATAL("sync: unlock of unlocked mutex");
+    int32_t next = old - kLocked;
+    // Normal mode: wake one waiter unless one is already awake (spinning, or woken and not yet
+    // back). The woken waiter stops counting as a waiter and owns kWoken.
+    const bool wake = (old & (kStarving | kWoken)) == 0 && waiters(old) != 0;
+    if (wake) next = (next - kOneWaiter) | kWoken;
+    if (!state_.compare_exchange_weak(old, next)) continue;  // old was reloaded
+    if ((old & kStarving) != 0) {
+      // Hand off: the waiter at the head owns the mutex once it runs; kLocked stays clear and
+      // arrivals see kStarving and queue instead of taking it, so nobody can lock and destroy
+      // the mutex before this release.
+      sema_.release(/*handoff=*/true);
+    } else if (wake) {
+      // The woken waiter is still inside lock(): the mutex outlives this release.
       sema_.release(/*handoff=*/false);
-      return;
     }
+    return;
   }
 }
 

@@ -30,10 +30,13 @@ class CAPABILITY("mutex") Mutex {
   // Locks if that needs no waiting. Never barges in starvation mode. Any thread.
   bool try_lock() TRY_ACQUIRE(true);
   // Unlocks, waking or (in starvation mode) handing the lock to a waiter. Fatal "sync: unlock
-  // of unlocked mutex" if it is not locked.
+  // of unlocked mutex" if it is not locked. Once the mutex is seen unlocked it may be
+  // destroyed: unlock decides whom to wake in the same atomic step that unlocks, and touches
+  // the mutex afterwards only while a waiter it must wake keeps the mutex alive.
   void unlock() RELEASE() {
-    const int32_t next = state_.fetch_sub(kLocked) - kLocked;
-    if (next != 0) unlock_slow(next);
+    int32_t old = kLocked;
+    if (state_.compare_exchange_strong(old, 0, std::memory_order_release)) return;
+    unlock_slow(old);
   }
 
   // State bits, for tests and docs: kLocked | kWoken | kStarving | waiters << kWaiterShift.
@@ -48,7 +51,7 @@ class CAPABILITY("mutex") Mutex {
 
  private:
   void lock_slow();
-  void unlock_slow(int32_t next);
+  void unlock_slow(int32_t old);
 
   std::atomic<int32_t> state_{0};
   sync_internal::Sema sema_;  // where waiters park

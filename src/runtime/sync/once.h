@@ -12,6 +12,12 @@ namespace spindle::runtime {
 class Once {
  public:
   Once() = default;
+  // A caller that saw done() may destroy the Once while the first caller is still unlocking
+  // mu_: wait for that unlock to finish (parks in that rare race: needs a goroutine then).
+  ~Once() {
+    mu_.lock();
+    mu_.unlock();
+  }
   Once(const Once&) = delete;
   Once& operator=(const Once&) = delete;
 

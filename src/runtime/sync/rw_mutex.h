@@ -19,6 +19,13 @@ namespace spindle::runtime {
 class CAPABILITY("mutex") RWMutex {
  public:
   RWMutex() = default;
+  // A reader that got in through a concurrent unlock() may see the lock free and destroy it
+  // while that unlock() still has to unlock writer_mu_: wait for it (parks only in that race,
+  // which then needs a goroutine).
+  ~RWMutex() {
+    writer_mu_.lock();
+    writer_mu_.unlock();
+  }
   RWMutex(const RWMutex&) = delete;
   RWMutex& operator=(const RWMutex&) = delete;
 

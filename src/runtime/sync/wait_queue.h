@@ -4,7 +4,6 @@
 // goroutine that is still running). Internal to src/runtime/sync/.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 
 #include "base/spin_lock.h"
@@ -21,14 +20,13 @@ struct Waiter {
   Waiter* next = nullptr;
   int64_t weight = 0;   // Semaphore: tokens wanted
   uint64_t ticket = 0;  // Cond: the wait ticket taken before unlocking the user's mutex
-  // Set by the waker before ready(g) when it acquired the resource on the waiter's behalf
-  // (Sema direct handoff). Atomic so the waiter's read is ordered after the waker's work.
-  std::atomic<bool> granted{false};
 };
 
 // Protected by its own lock: callers lock(), inspect or change the queue, then either unlock()
 // or park() (which unlocks after the switch). Wake the popped waiters with wake() after
-// unlocking, so ready() never runs under the spin lock.
+// unlocking, so ready() never runs under the spin lock. Whatever a waker hands to a waiter
+// (tokens, the count, a mutex) it records under the lock, before unlocking: a woken waiter
+// owns its resource and retries nothing.
 class CAPABILITY("mutex") WaitQueue {
  public:
   void lock() ACQUIRE() NO_THREAD_SAFETY_ANALYSIS { mu_.lock(); }
