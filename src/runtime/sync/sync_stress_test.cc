@@ -9,6 +9,7 @@
 #include "runtime/runtime.h"
 #include "runtime/sync/cond.h"
 #include "runtime/sync/mutex.h"
+#include "runtime/sync/once.h"
 #include "runtime/sync/rw_mutex.h"
 #include "runtime/sync/semaphore.h"
 #include "runtime/sync/test_util.h"
@@ -159,6 +160,60 @@ TEST_P(SyncStressTest, WeightedSemaphoreNeverOversubscribed) {
     EXPECT_FALSE(oversubscribed.load());
     EXPECT_TRUE(sem.try_acquire(kTokens));
     sem.release(kTokens);
+  });
+}
+
+// A primitive may be destroyed as soon as a goroutine sees it free, while the goroutine that
+// freed it is still returning from unlock() / done() / call() (the reference-counted object
+// whose last owner frees it). Heap objects, so ASan reports any touch after the delete and
+// TSan any unordered one. The windows are a few instructions wide: a smoke test, which found
+// the original Sema::release race only now and then (under TSan).
+TEST_P(SyncStressTest, DestroyedByTheLastUserWhileOthersReturn) {
+  run([] {
+    constexpr int kIterations = 1000;
+    constexpr int kUsers = 3;
+    struct Shared {
+      Mutex mu;
+      Once once;
+      WaitGroup wg;
+      Semaphore sem{1};
+      int refs = kUsers;                   // guarded by mu
+      std::atomic<int> once_refs{kUsers};  // for the Once-only round
+    };
+    for (int i = 0; i < kIterations; ++i) {
+      auto* shared = new Shared;
+      WaitGroup joined;
+      joined.add(kUsers);
+      for (int u = 0; u < kUsers; ++u) {
+        go([shared, &joined, round = i % 3] {
+          if (round == 0) {  // Mutex: the last unlocker deletes
+            shared->mu.lock();
+            const bool last = --shared->refs == 0;
+            shared->mu.unlock();
+            if (last) delete shared;
+          } else if (round == 1) {  // Once: the last caller to return deletes
+            shared->once.call([] { yield(); });
+            if (shared->once_refs.fetch_sub(1) == 1) delete shared;
+          } else {  // Semaphore guards the count; the last releaser deletes
+            shared->sem.acquire();
+            const bool last = --shared->refs == 0;
+            shared->sem.release();
+            if (last) delete shared;
+          }
+          joined.done();
+        });
+      }
+      joined.wait();
+    }
+    // WaitGroup: the waiter deletes as soon as wait() returns, while done() may still run.
+    for (int i = 0; i < kIterations; ++i) {
+      auto* wg = new WaitGroup;
+      wg->add(2);
+      go([wg] { wg->done(); });
+      go([wg] { wg->done(); });
+      wg->wait();
+      delete wg;
+    }
   });
 }
 
