@@ -58,30 +58,9 @@ TEST_P(RWMutexTest, TryLockRespectsBothModes) {
 // Writers update two fields that readers must always see equal; the final count is exact.
 TEST_P(RWMutexTest, WriterExcludesReadersAndWriters) {
   run([] {
-    constexpr int kWriters = 4;
-    constexpr int kReaders = 4;
-    constexpr int kIterations = 300;
-    RWMutex mu;
-    int64_t a = 0;
-    int64_t b = 0;
-    std::atomic<int> torn_reads{0};
-    run_goroutines(kWriters + kReaders, [&](int id) {
-      for (int i = 0; i < kIterations; ++i) {
-        if (id < kWriters) {
-          std::unique_lock<RWMutex> lock(mu);
-          ++a;
-          if (i % 16 == 0) yield();
-          ++b;
-        } else {
-          std::shared_lock<RWMutex> lock(mu);
-          if (a != b) torn_reads.fetch_add(1);
-          if (i % 16 == 0) yield();
-        }
-      }
-    });
-    EXPECT_EQ(torn_reads.load(), 0);
-    EXPECT_EQ(a, int64_t{kWriters} * kIterations);
-    EXPECT_EQ(b, a);
+    const auto result = testing::run_rw_exclusion(4, 4, 300, /*yield_every=*/16);
+    EXPECT_EQ(result.torn_reads, 0);
+    EXPECT_EQ(result.writes, 4 * 300);
   });
 }
 

@@ -46,31 +46,9 @@ TEST_P(SyncStressTest, MutexCounterWithMixedHoldTimes) {
 
 TEST_P(SyncStressTest, RWMutexReadersAndWriters) {
   run([] {
-    constexpr int kWriters = 3;
-    constexpr int kReaders = 8;
-    constexpr int kIterations = 2000;
-    RWMutex mu;
-    int64_t a = 0;
-    int64_t b = 0;
-    std::atomic<int> torn{0};
-    run_goroutines(kWriters + kReaders, [&](int id) {
-      for (int i = 0; i < kIterations; ++i) {
-        if (id < kWriters) {
-          mu.lock();
-          ++a;
-          if (i % 64 == 0) yield();
-          ++b;
-          mu.unlock();
-        } else {
-          mu.lock_shared();
-          if (a != b) torn.fetch_add(1);
-          if (i % 32 == 0) yield();
-          mu.unlock_shared();
-        }
-      }
-    });
-    EXPECT_EQ(torn.load(), 0);
-    EXPECT_EQ(a, int64_t{kWriters} * kIterations);
+    const auto result = testing::run_rw_exclusion(3, 8, 2000, /*yield_every=*/32);
+    EXPECT_EQ(result.torn_reads, 0);
+    EXPECT_EQ(result.writes, 3 * 2000);
   });
 }
 

@@ -3,10 +3,15 @@
 // work that keeps a thread (not just a goroutine) occupied.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <mutex>
+#include <shared_mutex>
 
 #include "runtime/runtime.h"
+#include "runtime/sync/rw_mutex.h"
 #include "runtime/sync/wait_group.h"
 
 namespace spindle::runtime::testing {
@@ -53,6 +58,36 @@ bool yield_until(Pred pred, std::chrono::milliseconds budget = std::chrono::seco
     yield();
   }
   return true;
+}
+
+// The RWMutex exclusion workload: `writers` goroutines bump two counters together under the
+// write lock (yielding between the two every `yield_every` iterations), `readers` goroutines
+// check under the read lock that they are equal. Call from a goroutine.
+struct RWExclusionResult {
+  int torn_reads = 0;  // reads that saw a writer half-way: must be 0
+  int64_t writes = 0;  // must be writers * iterations
+};
+inline RWExclusionResult run_rw_exclusion(int writers, int readers, int iterations,
+                                          int yield_every) {
+  RWMutex mu;
+  int64_t a = 0;
+  int64_t b = 0;
+  std::atomic<int> torn{0};
+  run_goroutines(writers + readers, [&](int id) {
+    for (int i = 0; i < iterations; ++i) {
+      if (id < writers) {
+        std::unique_lock<RWMutex> lock(mu);
+        ++a;
+        if (i % yield_every == 0) yield();
+        ++b;
+      } else {
+        std::shared_lock<RWMutex> lock(mu);
+        if (a != b) torn.fetch_add(1);
+        if (i % yield_every == 0) yield();
+      }
+    }
+  });
+  return {torn.load(), a == b ? a : -1};
 }
 
 }  // namespace spindle::runtime::testing
