@@ -147,6 +147,7 @@ TEST_P(ConnTest, Addresses) {
       auto local = c->local_address();
       ASSERT_TRUE(local.ok());
       EXPECT_TRUE(*local == l->address());
+      EXPECT_TRUE(c->close().ok());  // before done(): the body's descriptor check follows wait()
       wg.done();
     });
     auto c = dial(l->address().to_string(), 5s);  // text form: resolve() then dial
@@ -178,6 +179,7 @@ TEST_P(ConnTest, EofAndShutdown) {
       EXPECT_EQ(*n, 0u);
       EXPECT_TRUE(c->write("after").ok()) << "our write side is still open";
       EXPECT_TRUE(c->shutdown(ShutdownHow::kWrite).ok());
+      EXPECT_TRUE(c->close().ok());  // before done(): the body's descriptor check follows wait()
       wg.done();
     });
     auto c = dial(l->address(), 5s);
