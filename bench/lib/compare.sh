@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the bench/*-vs-* scripts: build a Go peer, run two programs alternately and
 # collect their RESULT lines, then print one Markdown table of medians and ratios.
 # Source it from a script that has already cd'ed to the repository root.
@@ -22,7 +23,7 @@ bench_go_build() {
   out=$(pwd)/build/go/$(basename "$name")
   mkdir -p "$(dirname "$out")"
   # Standard library only: no module is ever downloaded.
-  (cd "bench/peers/go/$name" && GOPROXY=off GOFLAGS= go build -o "$out" .) >&2
+  (cd "bench/peers/go/$name" && GOPROXY=off GOFLAGS='' go build -o "$out" .) >&2
   echo "$out"
 }
 
