@@ -1,0 +1,3 @@
+module spindle/bench/peers/go/echo-load
+
+go 1.19

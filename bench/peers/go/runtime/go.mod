@@ -1,0 +1,3 @@
+module spindle/bench/peers/go/runtime
+
+go 1.19

@@ -1,0 +1,63 @@
+// parked-mem: the resident memory a parked goroutine costs.
+package main
+
+import (
+	"bufio"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// residentBytes reads VmRSS from /proc/self/status.
+func residentBytes() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		fail("parked-mem: %v", err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) == 3 && fields[0] == "VmRSS:" && fields[2] == "kB" {
+			kb, err := strconv.ParseInt(fields[1], 10, 64)
+			if err != nil {
+				fail("parked-mem: bad VmRSS line %q", s.Text())
+			}
+			return kb * 1024
+		}
+	}
+	fail("parked-mem: no VmRSS in /proc/self/status")
+	return 0
+}
+
+// settledResidentBytes collects garbage and returns freed memory to the OS before reading RSS.
+func settledResidentBytes() int64 {
+	runtime.GC()
+	debug.FreeOSMemory()
+	return residentBytes()
+}
+
+// parkedMem parks n goroutines on a receive from one channel, measures the RSS they added,
+// then closes the channel to release them.
+func parkedMem(n int) (float64, string) {
+	release := make(chan struct{})
+	var started, finished sync.WaitGroup
+	started.Add(n)
+	finished.Add(n)
+	before := settledResidentBytes()
+	for i := 0; i < n; i++ {
+		go func() {
+			started.Done()
+			<-release
+			finished.Done()
+		}()
+	}
+	started.Wait()
+	after := settledResidentBytes()
+	close(release)
+	finished.Wait()
+	return float64(after-before) / float64(n), "bytes/goroutine"
+}

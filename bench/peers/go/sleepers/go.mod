@@ -1,0 +1,3 @@
+module spindle/bench/peers/go/sleepers
+
+go 1.19
