@@ -50,7 +50,8 @@ Result<void> write_request(PooledConn& c, const ClientRequest& req, std::string_
     out += "Transfer-Encoding: chunked\r\n";
   }
   out += "\r\n";
-  if (write_timeout != net::kNoTimeout) (void)c.conn.set_write_deadline(Clock::now() + write_timeout);
+  if (write_timeout != net::kNoTimeout)
+    (void)c.conn.set_write_deadline(Clock::now() + write_timeout);
   std::uint64_t sent = 0;
   while (req.body != nullptr) {
     auto piece = req.body->next();
@@ -150,8 +151,10 @@ HostPool& Client::pool(std::string_view address) {
   runtime::MutexLock lock(mu_);
   auto it = pools_.find(std::string(address));
   if (it == pools_.end()) {
-    it = pools_.emplace(std::string(address), std::make_unique<HostPool>(std::string(address),
-                                                                        options_)).first;
+    it = pools_
+             .emplace(std::string(address),
+                      std::make_unique<HostPool>(std::string(address), options_))
+             .first;
   }
   return *it->second;
 }

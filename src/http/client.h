@@ -39,9 +39,9 @@ struct ClientRequest {
   Method method = Method::kGet;
   std::string_view method_token;  // for Method::kOther (and overrides the name otherwise)
   std::string_view target = "/";
-  std::string_view host;                 // the Host field; default: the pool's address
-  std::span<const Header> headers;      // sent as given, except framing fields
-  BodySource* body = nullptr;            // nullptr: no body
+  std::string_view host;                        // the Host field; default: the pool's address
+  std::span<const Header> headers;              // sent as given, except framing fields
+  BodySource* body = nullptr;                   // nullptr: no body
   std::optional<std::uint64_t> content_length;  // with a body: length-framed, else chunked
   Cancel* cancel = nullptr;
 };

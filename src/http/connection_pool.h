@@ -88,9 +88,9 @@ class HostPool {
   const std::string address_;
   const ClientOptions options_;
   mutable runtime::Mutex mu_;
-  runtime::Cond cond_{mu_};  // waiters for max_conns_per_host
+  runtime::Cond cond_{mu_};                                        // waiters for max_conns_per_host
   std::vector<std::unique_ptr<PooledConn>> idle_ GUARDED_BY(mu_);  // LIFO: warmest on top
-  std::size_t open_ GUARDED_BY(mu_) = 0;                            // idle + in use + dialling
+  std::size_t open_ GUARDED_BY(mu_) = 0;                           // idle + in use + dialling
   std::atomic<std::uint64_t> new_{0}, reuses_{0}, stale_{0}, retries_{0};
   std::atomic<std::int64_t> idle_count_{0}, in_use_{0};
 };

@@ -48,7 +48,8 @@ TEST_P(ServerTest, PipelinedRequestsAnsweredInOrder) {
     TestServer s([](Request& r, ResponseWriter& w) { (void)w.reply(200, r.target()); });
     net::Conn c = dial(s);
     std::string batch;
-    for (int i = 0; i < 20; ++i) batch += "GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < 20; ++i)
+      batch += "GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
     batch += "GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     ASSERT_TRUE(c.write(batch).ok());
     std::string all = read_all(c);
@@ -82,12 +83,14 @@ TEST_P(ServerTest, LargeChunkedBodiesStreamBothWaysWithBoundedBuffers) {
     wg.add(1);
     runtime::go([&] {
       std::string chunk(kChunk, 'x');
-      ASSERT_TRUE(c.write("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n").ok());
+      ASSERT_TRUE(
+          c.write("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n").ok());
       for (std::size_t sent = 0; sent < kTotal; sent += kChunk) {
         std::size_t n = std::min(kChunk, kTotal - sent);
         char line[32];
         int len = snprintf(line, sizeof line, "%zx\r\n", n);
-        std::string_view parts[3] = {std::string_view(line, len), std::string_view(chunk.data(), n), "\r\n"};
+        std::string_view parts[3] = {std::string_view(line, len), std::string_view(chunk.data(), n),
+                                     "\r\n"};
         ASSERT_TRUE(c.writev(parts).ok());
       }
       ASSERT_TRUE(c.write("0\r\n\r\n").ok());
@@ -132,7 +135,9 @@ TEST_P(ServerTest, ExpectContinueSentOnFirstBodyRead) {
       (void)w.reply(200, n.ok() ? std::string_view(buf, *n) : "error");
     });
     net::Conn c = dial(s);
-    ASSERT_TRUE(c.write("PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n").ok());
+    ASSERT_TRUE(
+        c.write("PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+            .ok());
     std::string first = read_until_count(c, "\r\n\r\n", 1);
     EXPECT_EQ(first, "HTTP/1.1 100 Continue\r\n\r\n");
     ASSERT_TRUE(c.write("abcd").ok());
@@ -147,7 +152,9 @@ TEST_P(ServerTest, HeadGetsLengthButNoBody) {
   run([] {
     TestServer s(hello);
     net::Conn c = dial(s);
-    ASSERT_TRUE(c.write("HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok());
+    ASSERT_TRUE(c.write("HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: "
+                        "x\r\nConnection: close\r\n\r\n")
+                    .ok());
     std::string all = read_all(c);
     std::size_t second = all.find("HTTP/1.1 200", 1);
     ASSERT_NE(second, std::string::npos) << all;
