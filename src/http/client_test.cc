@@ -235,15 +235,19 @@ TEST_P(ClientTest, CancelWakesAPendingRequest) {
     {
       Client client;
       Cancel cancel;
+      runtime::WaitGroup canceller;  // cancel() must return before `cancel` is destroyed
+      canceller.add(1);
       runtime::go([&] {
         runtime::sleep_for(20ms);  // not for correctness: cancel before or during both work
         cancel.cancel();
+        canceller.done();
       });
       ClientRequest req;
       req.cancel = &cancel;
       auto r = client.send(s.address(), req);
       ASSERT_FALSE(r.ok());
       EXPECT_EQ(r.error().code, ErrorCode::kCanceled);
+      canceller.wait();
       release.done();
     }
     s.stop();
