@@ -11,6 +11,7 @@ namespace spindle::http {
 enum class Side : std::uint8_t {
   kClient,    // a request from a downstream client
   kUpstream,  // a response from a backend
+  kInternal,  // neither peer: this process (a timeout it chose, a misuse, shutdown)
 };
 
 const char* to_string(Side side);

@@ -1,0 +1,203 @@
+// Client: one exchange is (1) take a connection from the host's pool, (2) write the head and
+// stream the body, (3) read the response head, skipping 1xx, (4) hand the connection to a
+// ClientResponse that streams the body and gives the connection back at its clean end.
+//
+// Retry. A reused connection can die between the pool's peek and our write (the server's
+// idle timeout fires just then). If an attempt on a reused connection fails with no byte of
+// response received and the request is replayable (idempotent method, rewindable body), the
+// request is sent once more on a freshly dialled connection. Never for POST and other
+// non-idempotent methods, and never after any response byte arrived: the server may have
+// acted on it.
+#include "http/client.h"
+
+#include "http/chars.h"
+#include "http/wire_format.h"
+
+namespace spindle::http {
+
+namespace {
+
+using runtime::Clock;
+using runtime::TimePoint;
+
+Error canceled() { return Error{ErrorCode::kCanceled, Side::kInternal, false, 499, "canceled"}; }
+
+// The failure of an attempt, and whether the request never reached the point of no return.
+struct Attempt {
+  Error error;
+  bool nothing_received = false;
+};
+
+Result<void> write_request(PooledConn& c, const ClientRequest& req, std::string_view host,
+                           net::Duration write_timeout) {
+  std::string& out = c.out;
+  out.clear();
+  std::string_view method =
+      !req.method_token.empty() ? req.method_token : std::string_view(to_string(req.method));
+  append_request_line(out, method, req.target);
+  append_field(out, "Host", req.host.empty() ? host : req.host);
+  for (const Header& h : req.headers) {
+    if (!valid_field(h.name, h.value)) {
+      return Error{ErrorCode::kBadArgument, Side::kInternal, false, 0, "invalid header field"};
+    }
+    if (is_framing_field(h.name) || chars::iequals(h.name, "Host")) continue;
+    append_field(out, h.name, h.value);
+  }
+  const bool chunked = req.body != nullptr && !req.content_length;
+  if (req.body != nullptr && req.content_length) {
+    append_field(out, "Content-Length", *req.content_length);
+  } else if (chunked) {
+    out += "Transfer-Encoding: chunked\r\n";
+  }
+  out += "\r\n";
+  if (write_timeout != net::kNoTimeout)
+    (void)c.conn.set_write_deadline(Clock::now() + write_timeout);
+  std::uint64_t sent = 0;
+  while (req.body != nullptr) {
+    auto piece = req.body->next();
+    if (!piece) return piece.error();
+    if (piece->empty()) break;
+    sent += piece->size();
+    if (req.content_length && sent > *req.content_length) {
+      return Error{ErrorCode::kBodyLength, Side::kInternal, false, 0, "body longer than declared"};
+    }
+    if (chunked) append_chunk_size(out, piece->size());
+    std::string_view parts[3] = {out, *piece, "\r\n"};
+    auto w = c.conn.writev(std::span<const std::string_view>(parts, chunked ? 3 : 2));
+    out.clear();
+    if (!w) return Error::from_net(w.error(), Side::kUpstream);
+  }
+  if (req.content_length && sent != *req.content_length && req.body != nullptr) {
+    return Error{ErrorCode::kBodyLength, Side::kInternal, false, 0, "body shorter than declared"};
+  }
+  if (chunked) out += "0\r\n\r\n";
+  if (!out.empty()) {
+    auto w = c.conn.write(out);
+    out.clear();
+    if (!w) return Error::from_net(w.error(), Side::kUpstream);
+  }
+  return {};
+}
+
+// Reads heads until a final (non-1xx) one; false with the error otherwise.
+Result<void> read_response_head(PooledConn& c, const ClientOptions& o, bool* got_bytes) {
+  if (o.response_header_timeout != net::kNoTimeout) {
+    (void)c.conn.set_read_deadline(Clock::now() + o.response_header_timeout);
+  }
+  for (;;) {
+    ParseResult r = c.parser.parse(c.in.data());
+    if (r.status == ParseStatus::kError) return Error::from_parse(c.parser.error());
+    if (r.status == ParseStatus::kDone) {
+      int status = c.parser.head().status;
+      if (status >= 100 && status < 200 && status != 101) {  // interim: skip it
+        c.in.consume(r.consumed);
+        c.parser.reset();
+        continue;
+      }
+      c.in.consume(r.consumed);
+      break;
+    }
+    const Limits& lim = o.limits;
+    auto n = c.in.fill(c.conn, 4096, lim.max_start_line + lim.max_header_section + 4096);
+    if (!n) return Error::from_net(n.error(), Side::kUpstream);
+    if (*n == 0) {
+      return Error{ErrorCode::kNetwork, Side::kUpstream, false, 502,
+                   "connection closed before the response head"};
+    }
+    *got_bytes = true;
+  }
+  (void)c.conn.set_read_deadline(TimePoint::max());
+  return {};
+}
+
+}  // namespace
+
+void Cancel::cancel() {
+  canceled_.store(true, std::memory_order_release);
+  runtime::MutexLock lock(mu_);
+  if (conn_ != nullptr) (void)conn_->close();
+}
+
+bool Cancel::attach(net::Conn* c) {
+  runtime::MutexLock lock(mu_);
+  conn_ = c;
+  return !canceled();
+}
+
+bool replayable(const ClientRequest& req) {
+  if (!is_idempotent(req.method)) return false;
+  return req.body == nullptr || req.body->rewind();
+}
+
+ClientResponse::ClientResponse(HostPool* pool, std::unique_ptr<PooledConn> conn, Cancel* cancel)
+    : pool_(pool), conn_(std::move(conn)), cancel_(cancel), reused_(conn_->reused) {}
+
+void ClientResponse::close() {
+  if (!conn_) return;
+  if (cancel_ != nullptr) cancel_->attach(nullptr);
+  PooledConn& c = *conn_;
+  bool clean = c.body.done() && c.in.empty() && keep_alive(c.method, c.parser.head()) &&
+               c.conn.valid() && (cancel_ == nullptr || !cancel_->canceled());
+  c.in.unpin();
+  pool_->release(std::move(conn_), clean);
+}
+
+Client::~Client() {
+  runtime::MutexLock lock(mu_);
+  pools_.clear();
+}
+
+HostPool& Client::pool(std::string_view address) {
+  runtime::MutexLock lock(mu_);
+  auto it = pools_.find(std::string(address));
+  if (it == pools_.end()) {
+    it = pools_
+             .emplace(std::string(address),
+                      std::make_unique<HostPool>(std::string(address), options_))
+             .first;
+  }
+  return *it->second;
+}
+
+Result<ClientResponse> Client::send(std::string_view address, const ClientRequest& req) {
+  return send(pool(address), req);
+}
+
+Result<ClientResponse> Client::send(HostPool& pool, const ClientRequest& req) {
+  const ClientOptions& o = pool.options();
+  for (int attempt = 0;; ++attempt) {
+    if (req.cancel != nullptr && req.cancel->canceled()) return canceled();
+    auto lease = pool.acquire(attempt > 0);
+    if (!lease) return lease.error();
+    std::unique_ptr<PooledConn> c = std::move(*lease);
+    c->method = req.method;
+    c->parser.reset();
+    bool got_bytes = false;
+    if (req.cancel != nullptr && !req.cancel->attach(&c->conn)) {
+      pool.release(std::move(c), false);
+      return canceled();
+    }
+    Result<void> r = write_request(*c, req, pool.address(), o.write_timeout);
+    if (r) r = read_response_head(*c, o, &got_bytes);
+    if (r) {
+      c->in.pin();
+      c->body.start(&c->conn, &c->in, response_framing(req.method, c->parser.head()),
+                    Side::kUpstream, o.limits, o.body_read_timeout);
+      return ClientResponse(&pool, std::move(c), req.cancel);
+    }
+    if (req.cancel != nullptr) req.cancel->attach(nullptr);
+    const bool was_reused = c->reused;
+    pool.release(std::move(c), false);
+    if (req.cancel != nullptr && req.cancel->canceled()) return canceled();
+    Error e = r.error();
+    if (attempt == 0 && was_reused && !got_bytes && e.code != ErrorCode::kBadArgument &&
+        e.code != ErrorCode::kTimeout && replayable(req)) {
+      pool.count_retry();
+      continue;
+    }
+    e.retryable = !got_bytes && replayable(req);
+    return e;
+  }
+}
+
+}  // namespace spindle::http

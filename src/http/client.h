@@ -1,0 +1,98 @@
+// Client: HTTP/1.1 requests over per-host pools of keep-alive connections (connection_pool.h),
+// with streaming request and response bodies, dial and response-header timeouts, one retry of
+// a replayable request whose reused connection turned out dead, and cancellation (a proxy
+// cancels when its own client goes away). Design: docs/http.md, "Client".
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "http/body_reader.h"
+#include "http/connection_pool.h"
+#include "http/error.h"
+#include "http/fields.h"
+#include "http/message.h"
+
+namespace spindle::http {
+
+// Cancels a request from any goroutine: the connection carrying it is closed, so the
+// goroutine parked in its write or read wakes with a kCanceled error. Outlives the request.
+class Cancel {
+ public:
+  void cancel();
+  bool canceled() const { return canceled_.load(std::memory_order_acquire); }
+  // Client side: the connection the request is on now (nullptr: none). False if canceled.
+  bool attach(net::Conn* c);
+
+ private:
+  std::atomic<bool> canceled_{false};
+  runtime::Mutex mu_;
+  net::Conn* conn_ GUARDED_BY(mu_) = nullptr;
+};
+
+struct ClientRequest {
+  Method method = Method::kGet;
+  std::string_view method_token;  // for Method::kOther (and overrides the name otherwise)
+  std::string_view target = "/";
+  std::string_view host;                        // the Host field; default: the pool's address
+  std::span<const Header> headers;              // sent as given, except framing fields
+  BodySource* body = nullptr;                   // nullptr: no body
+  std::optional<std::uint64_t> content_length;  // with a body: length-framed, else chunked
+  Cancel* cancel = nullptr;
+};
+
+// A response whose body is still on the connection. Move-only. Destroying it (or close())
+// returns the connection to its pool if the body was read to its exact end and both sides
+// allow keep-alive, and closes it otherwise.
+class ClientResponse {
+ public:
+  ClientResponse(HostPool* pool, std::unique_ptr<PooledConn> conn, Cancel* cancel);
+  ClientResponse(ClientResponse&&) noexcept = default;
+  ClientResponse& operator=(ClientResponse&&) = delete;
+  ~ClientResponse() { close(); }
+
+  const ResponseHead& head() const { return conn_->parser.head(); }
+  int status() const { return head().status; }
+  const HeaderList& headers() const { return head().headers; }
+  // The body, streamed; views valid until the next call.
+  BodyReader& body() { return conn_->body; }
+  // Whether this response came over a reused connection.
+  bool reused() const { return reused_; }
+  void close();
+
+ private:
+  HostPool* pool_;
+  std::unique_ptr<PooledConn> conn_;
+  Cancel* cancel_;
+  bool reused_;
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options = {}) : options_(std::move(options)) {}
+  // Must be destroyed from a goroutine (idle connections are closed).
+  ~Client();
+
+  // The pool for "host:port" (created on first use; lives as long as the Client). A proxy
+  // keeps the reference per backend so its request path takes no client-wide lock.
+  HostPool& pool(std::string_view address);
+  // Sends req to the host and returns once the response head has arrived (1xx skipped).
+  Result<ClientResponse> send(std::string_view address, const ClientRequest& req);
+  static Result<ClientResponse> send(HostPool& pool, const ClientRequest& req);
+
+ private:
+  ClientOptions options_;
+  runtime::Mutex mu_;
+  std::unordered_map<std::string, std::unique_ptr<HostPool>> pools_ GUARDED_BY(mu_);
+};
+
+// Whether req may be sent again after a failure: an idempotent method and a body that can
+// be rewound (or none).
+bool replayable(const ClientRequest& req);
+
+}  // namespace spindle::http

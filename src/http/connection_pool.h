@@ -1,0 +1,98 @@
+// ConnectionPool: the keep-alive connections of a client to one host (HostPool), with a cap
+// on idle and (optionally) on all connections, stale-connection detection before reuse, and
+// statistics. Client (client.h) sends requests through it. Design: the comment at the top of
+// connection_pool.cc and docs/http.md, "Client".
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/body_reader.h"
+#include "http/error.h"
+#include "http/head_parser.h"
+#include "http/read_buffer.h"
+#include "net/conn.h"
+#include "runtime/sync/cond.h"
+#include "runtime/sync/mutex.h"
+
+namespace spindle::http {
+
+using namespace std::chrono_literals;
+
+struct ClientOptions {
+  std::size_t max_idle_per_host = 100;  // idle keep-alive connections kept per host
+  std::size_t max_conns_per_host = 0;   // open connections per host; 0: no cap (callers wait)
+  net::Duration dial_timeout = 30s;
+  // From the end of the request to the end of the response head (then a 504-class error).
+  net::Duration response_header_timeout = net::kNoTimeout;
+  // The longest wait for more response body bytes (inactivity).
+  net::Duration body_read_timeout = net::kNoTimeout;
+  net::Duration write_timeout = net::kNoTimeout;  // the longest a request write may park
+  net::Duration idle_timeout = 90s;  // an idle connection older than this is not reused
+  Limits limits;
+};
+
+struct PoolStats {
+  std::uint64_t new_connections = 0;  // dials that succeeded
+  std::uint64_t reuses = 0;           // requests sent on a pooled connection
+  std::uint64_t stale = 0;            // pooled connections found closed (or unread) at reuse
+  std::uint64_t retries = 0;          // requests sent again after a reused connection failed
+  std::int64_t idle = 0;              // connections in the pool now
+  std::int64_t in_use = 0;            // connections carrying a request now
+};
+
+// One upstream connection with its buffers; moves between the pool and a ClientResponse.
+struct PooledConn {
+  net::Conn conn;
+  ReadBuffer in;
+  std::string out;
+  ResponseParser parser;
+  BodyReader body;
+  Method method = Method::kGet;  // of the request in flight (its response's framing)
+  bool reused = false;
+  runtime::TimePoint idle_since;
+  explicit PooledConn(const Limits& limits) : parser(limits) {}
+};
+
+// The pool for one host ("host:port" or a Unix path). Thread-safe: any goroutine may
+// acquire and release; one Mutex per host, held for list operations only (never across I/O).
+class HostPool {
+ public:
+  HostPool(std::string address, ClientOptions options);
+  ~HostPool();
+  HostPool(const HostPool&) = delete;
+  HostPool& operator=(const HostPool&) = delete;
+
+  // A live idle connection (reused = true), else a new one (dialled outside the lock). With
+  // `fresh`, always a new one. Parks while max_conns_per_host connections are open.
+  Result<std::unique_ptr<PooledConn>> acquire(bool fresh);
+  // Gives a connection back: kept if `reusable` and fewer than max_idle_per_host are idle,
+  // closed otherwise. The caller has checked that its last response was cleanly framed.
+  void release(std::unique_ptr<PooledConn> c, bool reusable);
+
+  const std::string& address() const { return address_; }
+  const ClientOptions& options() const { return options_; }
+  PoolStats stats() const;
+  void count_retry() { retries_.fetch_add(1, std::memory_order_relaxed); }
+  // Closes every idle connection (not those in use).
+  void close_idle();
+
+ private:
+  // Whether a pooled connection may carry another request: open, nothing unread, not too old.
+  bool usable(PooledConn& c, runtime::TimePoint now);
+  void forget_one();  // one open connection fewer (closed): wakes a waiter
+
+  const std::string address_;
+  const ClientOptions options_;
+  mutable runtime::Mutex mu_;
+  runtime::Cond cond_{mu_};                                        // waiters for max_conns_per_host
+  std::vector<std::unique_ptr<PooledConn>> idle_ GUARDED_BY(mu_);  // LIFO: warmest on top
+  std::size_t open_ GUARDED_BY(mu_) = 0;                           // idle + in use + dialling
+  std::atomic<std::uint64_t> new_{0}, reuses_{0}, stale_{0}, retries_{0};
+  std::atomic<std::int64_t> idle_count_{0}, in_use_{0};
+};
+
+}  // namespace spindle::http
