@@ -162,8 +162,9 @@ std::vector<BackendStatus> Registry::status(runtime::TimePoint now) const {
     s.weight = b->weight;
     s.is_static = b->is_static;
     s.ejected = b->ejected();
+    const Backend* self = b.get();
     s.healthy = std::any_of(snap->backends.begin(), snap->backends.end(),
-                            [&](const auto& x) { return x.get() == b.get(); });
+                            [self](const auto& x) { return x.get() == self; });
     s.in_flight = b->in_flight.load(std::memory_order_relaxed);
     s.requests = b->requests.load(std::memory_order_relaxed);
     s.failures = b->failures.load(std::memory_order_relaxed);
