@@ -30,12 +30,12 @@ bool Admission::admit() {
   waiting_.fetch_add(1, std::memory_order_seq_cst);
   bool admitted = try_take();
   if (!admitted && queue_wait_ > runtime::Duration::zero()) {
-    runtime::Chan<runtime::TimePoint> deadline = runtime::after(queue_wait_);
+    runtime::Timer deadline(queue_wait_);  // stopped on return, unlike after()'s timer
     runtime::Select s;
     std::optional<bool> slot;
     std::optional<runtime::TimePoint> fired;
     int got = s.recv(handoff_, &slot);
-    s.recv(deadline, &fired);
+    s.recv(deadline.c(), &fired);
     admitted = s.wait() == got;
   }
   waiting_.fetch_sub(1, std::memory_order_seq_cst);
