@@ -74,10 +74,11 @@ int main(int argc, char** argv) {
   int procs = 0;
   app.add_option("--listen", c.listen, "client traffic and the registration API")
       ->capture_default_str();
-  app.add_option("--debug-listen", c.debug_listen,
-                 "debug listener: for now only a placeholder /metrics and /debug/vars (the "
-                 "observability issue adds profiles and traces); 'off' disables")
-      ->capture_default_str();
+  auto* debug_opt =
+      app.add_option("--debug-listen", c.debug_listen,
+                     "debug listener: for now only a placeholder /metrics and /debug/vars (the "
+                     "observability issue adds profiles and traces); 'off' disables")
+          ->capture_default_str();
   app.add_option("--policy", policy, "round-robin | least-conn | p2c-ewma | weighted")
       ->capture_default_str();
   app.add_option("--backend", c.backends,
@@ -127,6 +128,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   c.policy = *p;
+  c.debug_listen_required = debug_opt->count() > 0;
 
   // Block the shutdown signals before any thread exists, so that every thread inherits the
   // mask and the signalfd receives them.

@@ -70,8 +70,13 @@ base::Result<void, std::string> Balancer::start() {
   listener_ = std::move(*l);
   if (config_.debug_listen != "off") {
     auto d = net::listen(config_.debug_listen);
-    if (!d) return "--debug-listen " + config_.debug_listen + ": " + d.error().message();
-    debug_listener_ = std::move(*d);
+    if (d) {
+      debug_listener_ = std::move(*d);
+    } else if (config_.debug_listen_required) {
+      return "--debug-listen " + config_.debug_listen + ": " + d.error().message();
+    } else {  // the default address is taken (another instance): run without it
+      std::fprintf(stderr, "spindle-lb: debug listener off: %s\n", d.error().message().c_str());
+    }
   }
   AdminOptions ao;
   ao.token = config_.register_token;

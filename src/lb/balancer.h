@@ -22,6 +22,7 @@ namespace spindle::lb {
 struct Config {
   std::string listen = "0.0.0.0:8080";
   std::string debug_listen = "127.0.0.1:6060";  // "off": none
+  bool debug_listen_required = false;           // given explicitly: failing to bind it is fatal
   Policy policy = Policy::kRoundRobin;
   std::vector<std::string> backends;  // static, never expire
   std::string register_token;

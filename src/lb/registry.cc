@@ -29,6 +29,8 @@ RegisterOutcome Registry::add(const BackendUrl& url, std::string name, int weigh
   auto b = std::make_shared<Backend>(url, std::move(name), std::clamp(weight, 1, kMaxWeight),
                                      is_static, &pool_for_(url.address));
   b->last_heartbeat_ns.store(to_ns(now), std::memory_order_relaxed);
+  std::fprintf(stderr, "spindle-lb: backend %s added (%s%s)\n", url.url.c_str(), b->name.c_str(),
+               is_static ? ", static" : "");
   backends_.emplace(url.url, std::move(b));
   publish();
   return RegisterOutcome::kAdded;
@@ -48,6 +50,7 @@ bool Registry::remove(const std::string& url) {
   if (it == backends_.end()) return false;
   backends_.erase(it);
   publish();
+  std::fprintf(stderr, "spindle-lb: backend %s deregistered\n", url.c_str());
   return true;
 }
 
