@@ -20,6 +20,20 @@ void append_element(std::string& list, std::string_view element) {
   list += element;
 }
 
+// Removes from `fields` those named `name`, appending their values to the list `joined`
+// (nullptr: dropped).
+void take(std::vector<http::Header>& fields, std::string_view name, std::string* joined) {
+  std::size_t kept = 0;
+  for (const http::Header& h : fields) {
+    if (!iequals(h.name, name)) {
+      fields[kept++] = h;
+    } else if (joined != nullptr) {
+      append_element(*joined, h.value);
+    }
+  }
+  fields.resize(kept);
+}
+
 }  // namespace
 
 void ForwardedFields::clear() {
@@ -36,17 +50,10 @@ void forward_request_fields(const http::HeaderList& in, std::string_view client_
   http::append_end_to_end(in, out.fields);
   // Step 2: collect and drop the fields we rewrite. What a client listed in Connection is
   // already gone; nothing it sent can affect what follows.
-  std::size_t kept = 0;
-  for (const http::Header& h : out.fields) {
-    if (iequals(h.name, "X-Forwarded-For")) {
-      append_element(out.forwarded_for, h.value);
-    } else if (iequals(h.name, "Via")) {
-      append_element(out.via, h.value);
-    } else if (!iequals(h.name, "X-Forwarded-Proto") && !iequals(h.name, "X-Forwarded-Host")) {
-      out.fields[kept++] = h;
-    }
-  }
-  out.fields.resize(kept);
+  take(out.fields, "X-Forwarded-For", &out.forwarded_for);
+  take(out.fields, "Via", &out.via);
+  take(out.fields, "X-Forwarded-Proto", nullptr);
+  take(out.fields, "X-Forwarded-Host", nullptr);
   // Step 3: add ours.
   append_element(out.forwarded_for, client_ip);
   append_element(out.via, kVia);
@@ -61,15 +68,7 @@ void forward_response_fields(const http::HeaderList& in,
   out.clear();
   out.fields.reserve(in.size() + 2);
   http::append_end_to_end(in, out.fields);
-  std::size_t kept = 0;
-  for (const http::Header& h : out.fields) {
-    if (iequals(h.name, "Via")) {
-      append_element(out.via, h.value);
-    } else {
-      out.fields[kept++] = h;
-    }
-  }
-  out.fields.resize(kept);
+  take(out.fields, "Via", &out.via);
   append_element(out.via, kVia);
   out.fields.push_back({"Via", out.via});
   if (content_length) {
