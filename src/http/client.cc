@@ -96,10 +96,6 @@ Result<void> write_head_and_body(PooledConn& c, BodySource* body,
 // reads (an echo) would otherwise fill both directions' socket buffers and deadlock.
 constexpr std::uint64_t kDuplexThreshold = 64 * 1024;
 
-bool duplex(const ClientRequest& req) {
-  return req.body != nullptr && (!req.content_length || *req.content_length > kDuplexThreshold);
-}
-
 // Starts the body writer goroutine of a duplex exchange.
 void start_body_writer(PooledConn& c, const ClientRequest& req, net::Duration write_timeout) {
   c.body_writing = true;
@@ -114,6 +110,10 @@ void start_body_writer(PooledConn& c, const ClientRequest& req, net::Duration wr
 }
 
 }  // namespace
+
+bool writes_body_in_background(const ClientRequest& req) {
+  return req.body != nullptr && (!req.content_length || *req.content_length > kDuplexThreshold);
+}
 
 void join_body_writer(PooledConn& c, bool force) {
   if (!c.body_writing) return;
@@ -228,7 +228,7 @@ Result<ClientResponse> Client::send(HostPool& pool, const ClientRequest& req) {
       return canceled();
     }
     Result<void> r = build_head(*c, req, pool.address());
-    if (r && duplex(req)) {
+    if (r && writes_body_in_background(req)) {
       start_body_writer(*c, req, o.write_timeout);
     } else if (r) {
       r = write_head_and_body(*c, req.body, req.content_length, o.write_timeout);

@@ -93,6 +93,10 @@ class Client {
   std::unordered_map<std::string, std::unique_ptr<HostPool>> pools_ GUARDED_BY(mu_);
 };
 
+// Whether send() writes req's body on a goroutine of its own (full duplex): then the body
+// source may still be read after send() returned, until the ClientResponse is closed.
+bool writes_body_in_background(const ClientRequest& req);
+
 // Waits for the body writer goroutine of a duplex exchange on c (if any); with `force`, makes
 // its write fail first. Internal to client.cc and ClientResponse.
 void join_body_writer(PooledConn& c, bool force);

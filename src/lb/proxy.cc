@@ -145,6 +145,8 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
     if (resp) {
       Registry::record_success(*b, ns_since(start));
       b->requests.fetch_add(1, std::memory_order_relaxed);
+      // Arm the disconnect watcher unless a body writer may still be reading the request.
+      if (!http::writes_body_in_background(creq)) x.watch(req);
       stream_response(req, w, *resp, x);
       return;
     }
@@ -181,7 +183,6 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
 
 void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::ClientResponse& resp,
                             Exchange& x) {
-  x.watch(req);
   const http::ResponseHead& head = resp.head();
   const http::BodyFraming framing = http::response_framing(req.method(), head);
   ForwardedFields fields;
