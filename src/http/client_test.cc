@@ -78,9 +78,11 @@ TEST_P(ClientTest, MaxIdlePerHostAndPerHostCap) {
       runtime::WaitGroup wg;
       wg.add(1);
       runtime::go([&] {
-        auto r = Client::send(pool, ClientRequest{});
-        EXPECT_TRUE(r.ok());
-        if (r) read_body(*r);
+        {
+          auto r = Client::send(pool, ClientRequest{});
+          EXPECT_TRUE(r.ok());
+          if (r) read_body(*r);
+        }  // the connection is back in the pool before wg.done()
         fourth_done = true;
         wg.done();
       });
