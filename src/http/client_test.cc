@@ -82,7 +82,7 @@ TEST_P(ClientTest, MaxIdlePerHostAndPerHostCap) {
           auto r = Client::send(pool, ClientRequest{});
           EXPECT_TRUE(r.ok());
           if (r) read_body(*r);
-        }  // the connection is back in the pool before wg.done()
+        }  // the response (and its connection) goes back to the pool before wg.done()
         fourth_done = true;
         wg.done();
       });
