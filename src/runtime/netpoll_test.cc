@@ -13,6 +13,7 @@
 #include "runtime/blocking.h"
 #include "runtime/runtime.h"
 #include "runtime/scheduler.h"
+#include "runtime/sync/wait_group.h"
 #include "runtime/testing.h"
 #include "runtime/time.h"
 
@@ -47,31 +48,6 @@ PollStatus read_byte(int fd, PollDesc* pd, char* out) {
   }
 }
 
-class Joiner {
- public:
-  explicit Joiner(int n) : left_(n) {}
-  void done() {
-    if (left_.fetch_sub(1) == 1) {
-      Goroutine* w = waiter_.exchange(reinterpret_cast<Goroutine*>(1));
-      if (w != nullptr) ready(w);
-    }
-  }
-  void wait() {
-    if (left_.load() == 0) return;
-    park(
-        WaitReason::kSemacquire,
-        [](Goroutine* g, void* arg) {
-          Goroutine* expected = nullptr;
-          return static_cast<Joiner*>(arg)->waiter_.compare_exchange_strong(expected, g);
-        },
-        this);
-  }
-
- private:
-  std::atomic<int> left_;
-  std::atomic<Goroutine*> waiter_{nullptr};
-};
-
 class NetpollTest : public RuntimeTest {};
 
 TEST_P(NetpollTest, ReaderParksUntilDataArrives) {
@@ -80,7 +56,8 @@ TEST_P(NetpollTest, ReaderParksUntilDataArrives) {
     int err = 0;
     PollDesc* pd = poll_open(p.fd[0], &err);
     ASSERT_NE(pd, nullptr) << err;
-    Joiner join(1);
+    WaitGroup join;
+    join.add(1);
     char got = 0;
     go([&] {
       EXPECT_EQ(read_byte(p.fd[0], pd, &got), PollStatus::kReady);
@@ -122,7 +99,8 @@ TEST_P(NetpollTest, DeadlineSetWhileParkedWakesTheReader) {
     Pair p;
     int err = 0;
     PollDesc* pd = poll_open(p.fd[0], &err);
-    Joiner join(1);
+    WaitGroup join;
+    join.add(1);
     PollStatus st = PollStatus::kReady;
     go([&] {
       char c;
@@ -142,7 +120,8 @@ TEST_P(NetpollTest, EvictWakesParkedReaderWithClosed) {
     Pair p;
     int err = 0;
     PollDesc* pd = poll_open(p.fd[0], &err);
-    Joiner join(1);
+    WaitGroup join;
+    join.add(1);
     PollStatus st = PollStatus::kReady;
     go([&] {
       char c;
@@ -172,7 +151,8 @@ TEST_P(NetpollTest, ThousandReadersAllWake) {
         pds.push_back(poll_open(pairs.back()->fd[0], &err));
         ASSERT_NE(pds.back(), nullptr);
       }
-      Joiner join(kN);
+      WaitGroup join;
+      join.add(kN);
       for (int i = 0; i < kN; ++i) {
         go([&, i] {
           char c;
@@ -214,7 +194,8 @@ TEST(NetpollIdle, TenThousandIdleSocketsUseNoCpu) {
       int err = 0;
       pds.push_back(poll_open(pairs.back()->fd[0], &err));
     }
-    Joiner join(n);
+    WaitGroup join;
+    join.add(n);
     std::atomic<int> started{0};
     for (int i = 0; i < n; ++i) {
       go([&, i] {

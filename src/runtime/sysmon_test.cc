@@ -12,6 +12,7 @@
 #include "runtime/netpoll.h"
 #include "runtime/runtime.h"
 #include "runtime/scheduler.h"
+#include "runtime/sync/wait_group.h"
 #include "runtime/testing.h"
 #include "runtime/time.h"
 
@@ -19,31 +20,6 @@ namespace spindle::runtime {
 namespace {
 
 using namespace std::chrono_literals;
-
-class Joiner {
- public:
-  explicit Joiner(int n) : left_(n) {}
-  void done() {
-    if (left_.fetch_sub(1) == 1) {
-      Goroutine* w = waiter_.exchange(reinterpret_cast<Goroutine*>(1));
-      if (w != nullptr) ready(w);
-    }
-  }
-  void wait() {
-    if (left_.load() == 0) return;
-    park(
-        WaitReason::kSemacquire,
-        [](Goroutine* g, void* arg) {
-          Goroutine* expected = nullptr;
-          return static_cast<Joiner*>(arg)->waiter_.compare_exchange_strong(expected, g);
-        },
-        this);
-  }
-
- private:
-  std::atomic<int> left_;
-  std::atomic<Goroutine*> waiter_{nullptr};
-};
 
 class SysmonTest : public ::testing::TestWithParam<int> {};
 
@@ -53,7 +29,8 @@ TEST_P(SysmonTest, BlockingCallHandsOffItsProcessor) {
   std::atomic<bool> in_call{false}, call_done{false};
   std::atomic<int64_t> progress_during_call{0};
   rt.run([&] {
-    Joiner join(2);
+    WaitGroup join;
+    join.add(2);
     go([&] {
       blocking([&] {
         in_call.store(true);
@@ -84,7 +61,8 @@ TEST_P(SysmonTest, LongRunningGoroutinesDoNotStarveOthers) {
   Runtime rt(Options{.procs = procs});
   std::atomic<int64_t> worst_late_us{0};
   rt.run([&] {
-    Joiner join(procs + 1);
+    WaitGroup join;
+    join.add(procs + 1);
     std::atomic<bool> stop{false};
     for (int i = 0; i < procs; ++i) {
       go([&] {
@@ -133,7 +111,8 @@ TEST_P(SysmonTest, EchoIsServedWhileEveryProcessorSpins) {
         if (poll_wait(pd, PollMode::kRead) != PollStatus::kReady) return false;
       }
     };
-    Joiner join(procs + 2);
+    WaitGroup join;
+    join.add(procs + 2);
     std::atomic<bool> stop{false};
     go([&] {  // echo server
       while (read1(sv[0], server)) {

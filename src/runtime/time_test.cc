@@ -11,6 +11,7 @@
 #include "runtime/runtime.h"
 #include "runtime/scheduler.h"
 #include "runtime/select.h"
+#include "runtime/sync/wait_group.h"
 #include "runtime/testing.h"
 
 namespace spindle::runtime {
@@ -24,32 +25,6 @@ constexpr auto kSlack = 150ms;  // sanitizers slow everything down
 #else
 constexpr auto kSlack = 50ms;
 #endif
-
-// Joins goroutines through the runtime's own parking (channels come later in the layering).
-class Joiner {
- public:
-  explicit Joiner(int n) : left_(n) {}
-  void done() {
-    if (left_.fetch_sub(1) == 1) {
-      Goroutine* w = waiter_.exchange(reinterpret_cast<Goroutine*>(1));
-      if (w != nullptr) ready(w);
-    }
-  }
-  void wait() {
-    if (left_.load() == 0) return;
-    park(
-        WaitReason::kSemacquire,
-        [](Goroutine* g, void* arg) {
-          Goroutine* expected = nullptr;
-          return static_cast<Joiner*>(arg)->waiter_.compare_exchange_strong(expected, g);
-        },
-        this);
-  }
-
- private:
-  std::atomic<int> left_;
-  std::atomic<Goroutine*> waiter_{nullptr};
-};
 
 class TimeTest : public RuntimeTest {};
 
@@ -73,7 +48,8 @@ TEST_P(TimeTest, SleepersWakeInDeadlineOrder) {
   std::vector<int> order;
   run([&] {
     constexpr int kN = 100;
-    Joiner join(kN);
+    WaitGroup join;
+    join.add(kN);
     auto base = Clock::now() + 20ms;
     for (int i = kN - 1; i >= 0; --i) {  // spawned in reverse deadline order
       go([&, i] {
@@ -109,7 +85,8 @@ TEST_P(TimeTest, HundredThousandSleepersAllWakeNoneEarly) {
 #endif
   std::atomic<int> woke{0}, early{0};
   run([&] {
-    Joiner join(kN);
+    WaitGroup join;
+    join.add(kN);
     std::mt19937 rng(42);
     for (int i = 0; i < kN; ++i) {
       auto d = std::chrono::microseconds(rng() % 100'000);
