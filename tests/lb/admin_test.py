@@ -3,6 +3,7 @@
 "Bad input"): malformed JSON, URLs that are not http://host:port, a URL pointing at the LB
 itself, too many backends, missing or wrong tokens → 4xx with a clear message; and the refusal
 to start with open registration on a non-loopback address."""
+import json
 import unittest
 
 from lbtest import SLOW, LbTestCase, Proc, LB_BIN, request
@@ -50,11 +51,14 @@ class BadInput(LbTestCase):
     def test_token_required_for_the_three_posts(self):
         lb = self.start_lb("--register-token", "s3cret")
         b = self.start_backend(name="t")
-        for token in (None, "wrong", "", "s3cret "):
+        for token in (None, "wrong", "", "s3cre", "s3cret2", "S3CRET"):
             for path in ("/_lb/register", "/_lb/heartbeat", "/_lb/deregister"):
                 r = self.admin(lb, path, {"url": b.url}, token=token)
                 self.assertEqual(r.status, 401, f"{path} token {token!r}: {r.status} {r.text}")
                 self.assertTrue(r.text.strip(), "401 without a message")
+        r = request(lb.addr, "POST", "/_lb/register", body=json.dumps({"url": b.url}),
+                    headers={"Authorization": "Basic s3cret"})
+        self.assertEqual(r.status, 401, "a token under another scheme was accepted")
         self.assertEqual(self.register(lb, b.url, token="s3cret").status, 200)
         self.assertEqual(self.admin(lb, "/_lb/heartbeat", {"url": b.url}, token="s3cret").status,
                          204)
