@@ -30,6 +30,8 @@ SANITIZED = bool(os.environ.get("SPINDLE_SANITIZE", ""))
 # Processes under sanitizers run several times slower: stretch start-up and request deadlines
 # (never the contract's own bounds, which are checked with a fixed small slack).
 SLOW = 4.0 if SANITIZED else 1.0
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer")
 ADDR_RE = re.compile(r"((?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.%]+\]):(\d+)")
 
 
@@ -57,6 +59,7 @@ class Proc:
             full_env.update(env)
         self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.err_file,
                                   stdin=subprocess.DEVNULL, env=full_env)
+        self.stderr_at_exit = ""
         self.addr = self._read_address(10 * SLOW) if expect_address else None
         self.url = f"http://{self.addr}" if self.addr else None
 
@@ -115,6 +118,9 @@ class Proc:
             self.p.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        if self.err_file.closed:
+            return
+        self.stderr_at_exit = self.stderr()
         if self.p.stdout:
             self.p.stdout.close()
         self.err_file.close()
@@ -273,8 +279,17 @@ class LbTestCase(unittest.TestCase):
         self.procs = []
 
     def tearDown(self):
+        reports = []
         for p in reversed(self.procs):
             p.kill()
+            text = p.stderr_at_exit
+            for marker in SANITIZER_MARKERS:
+                at = text.find(marker)
+                if at >= 0:
+                    reports.append(f"{p.name} (pid {p.pid}):\n{text[at:at + 3000]}")
+                    break
+        if reports:
+            self.fail("sanitizer report in a child process:\n" + "\n".join(reports))
 
     def start_lb(self, *flags, listen="127.0.0.1:0", env=None, expect_address=True):
         args = [LB_BIN, "--listen", listen, "--debug-listen", "off", *flags]
