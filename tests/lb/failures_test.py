@@ -5,7 +5,7 @@ response-header timeout → 504; other upstream failures → 502; outlier ejecti
 consecutive failures."""
 import unittest
 
-from lbtest import (SLOW, LbTestCase, closed_port, name_of, request, wait_until)
+from lbtest import (SLOW, LbTestCase, closed_port, connection, name_of, request, wait_until)
 
 
 class Failures(LbTestCase):
@@ -61,6 +61,28 @@ class Failures(LbTestCase):
         r = request(lb.addr, "GET", "/")
         self.assertEqual(r.status, 502, r.text)
         self.assertEqual(fake.requests, 1)  # response bytes arrived: never replayed
+
+    def test_keepalive_race_backend_closing_connections_gets_no_error_for_get(self):
+        # The backend closes every connection right after its response (without saying so):
+        # a pooled connection is then dead when reused, and GETs must still all succeed.
+        fake = self.fake_backend("closer", lambda n: "close")
+        lb = self.start_lb("--backend", fake.url)
+        conn = connection(lb.addr)
+        for i in range(50):
+            r = request(lb.addr, conn=conn)
+            self.assertEqual((r.status, name_of(r)), (200, "closer"), f"request {i}: {r.text}")
+        conn.close()
+
+    def test_unframed_bytes_after_a_response_are_never_handed_to_the_next_request(self):
+        # The first response is followed by a second one nobody asked for: the connection must
+        # not go back to the pool, or the next request would read "smuggled".
+        fake = self.fake_backend("fake", lambda n: "desync" if n == 0 else "ok")
+        lb = self.start_lb("--backend", fake.url)
+        bodies = [request(lb.addr).text for _ in range(5)]
+        self.assertEqual(bodies[0], "hello from fake\n")
+        for b in bodies[1:]:
+            self.assertNotIn("smuggled", b)
+            self.assertEqual(b, "hello from fake\n")
 
     def test_lb_survives_failures(self):
         fake = self.fake_backend("fake", lambda n: ("reset", "garbage", "partial")[n % 3])

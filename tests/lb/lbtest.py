@@ -184,7 +184,9 @@ class FakeBackend:
     """An HTTP/1.1 backend in a thread whose misbehaviour the test chooses, per request:
     behave(n) gets the request's index (0-based) and returns "ok" (200 "hello from NAME"),
     "reset" (RST before any response byte), "garbage" (a response that is not HTTP),
-    "hang" (no answer until the test ends) or "partial" (half a head, then RST)."""
+    "hang" (no answer until the test ends), "partial" (half a head, then RST), "close" (200,
+    then FIN although keep-alive was not refused: the keep-alive race) or "desync" (a 200 whose
+    body is followed by the bytes of a second, unrequested response)."""
 
     def __init__(self, name, behave):
         self.name = name
@@ -243,9 +245,17 @@ class FakeBackend:
                     n = self.requests
                     self.requests += 1
                 action = self.behave(n)
+                body = f"hello from {self.name}\n".encode()
+                ok = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
                 if action == "ok":
-                    body = f"hello from {self.name}\n".encode()
-                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                    c.sendall(ok)
+                    continue
+                if action == "close":
+                    c.sendall(ok)
+                    c.close()
+                    return
+                if action == "desync":
+                    c.sendall(ok + b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled")
                     continue
                 if action == "garbage":
                     c.sendall(b"THIS IS NOT HTTP\r\n\r\n")

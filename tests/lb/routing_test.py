@@ -43,6 +43,20 @@ class RoundRobin(LbTestCase):
         self.assertEqual(names, {"b0": 10, "b1": 10, "late": 10})
 
 
+class Policies(LbTestCase):
+    def test_every_policy_routes_to_healthy_backends(self):
+        for policy in ("round-robin", "least-conn", "p2c-ewma", "weighted"):
+            with self.subTest(policy=policy):
+                lb, bs = self.lb_with_backends(2, "--policy", policy)
+                names = collections.Counter(name_of(request(lb.addr)) for _ in range(20))
+                self.assertEqual(sum(names.values()), 20, names)
+                self.assertLessEqual(set(names), {"b0", "b1"}, names)
+
+    def test_unknown_policy_refused_at_start(self):
+        lb = self.start_lb("--policy", "random-ish", expect_address=False)
+        self.assertNotEqual(lb.wait(10 * SLOW), 0)
+
+
 class Availability(LbTestCase):
     def test_no_backend_503_with_explanation(self):
         lb = self.start_lb()
