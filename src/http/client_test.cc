@@ -78,9 +78,11 @@ TEST_P(ClientTest, MaxIdlePerHostAndPerHostCap) {
       runtime::WaitGroup wg;
       wg.add(1);
       runtime::go([&] {
-        auto r = Client::send(pool, ClientRequest{});
-        EXPECT_TRUE(r.ok());
-        if (r) read_body(*r);
+        {
+          auto r = Client::send(pool, ClientRequest{});
+          EXPECT_TRUE(r.ok());
+          if (r) read_body(*r);
+        }  // the response (and its connection) goes back to the pool before wg.done()
         fourth_done = true;
         wg.done();
       });

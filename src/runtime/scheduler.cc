@@ -1139,8 +1139,11 @@ bool Scheduler::can_spin(int iteration) {
   static const unsigned kCpus = std::thread::hardware_concurrency();
   if (iteration >= 4 || kCpus <= 1) return false;
   if (procs() <= idle_p_count_.load() + spinning_m_count_.load() + 1) return false;
-  PUse use(this_m());
-  return use.p() != nullptr && use.p()->runq.empty();
+  // A heuristic: reading a P that sysmon may just have taken is harmless (only the M itself
+  // writes m->p), so no claim (PUse) is needed.
+  Machine* m = this_m();
+  Processor* p = m != nullptr ? m->p : nullptr;
+  return p != nullptr && p->runq.empty();
 }
 
 Stats Scheduler::stats() const {

@@ -24,6 +24,7 @@
 // compiler-inserted checks (needs every library rebuilt).
 
 #include <algorithm>
+#include <cstdint>
 
 #include "runtime/blocking.h"
 #include "runtime/scheduler_internal.h"
@@ -36,6 +37,8 @@ constexpr int64_t kSysmonMaxNs = 10'000'000;
 constexpr int64_t kForcePollNs = 10'000'000;
 constexpr int64_t kLongRunNs = 10'000'000;
 constexpr int64_t kLongSyscallNs = 10'000'000;
+constexpr size_t kStackReserve = 1024;  // released stacks kept resident for quick reuse
+constexpr size_t kScavengePerRound = 256;
 }  // namespace
 
 void Scheduler::sysmon_main() {
@@ -48,7 +51,9 @@ void Scheduler::sysmon_main() {
     sysmon_note_.sleep_for(delay);
     if (shutting_down_.load()) break;
     if (idle_p_count_.load() == procs()) {
-      // Nothing runs: sleep until start_m wakes us (or a minute passes).
+      // Nothing runs: return every cached stack page to the kernel, then sleep until start_m
+      // wakes us (or a minute passes).
+      scavenge_stacks(0, SIZE_MAX);
       sysmon_sleeping_.store(true);
       if (idle_p_count_.load() == procs()) sysmon_note_.sleep_for(60'000'000'000);
       sysmon_sleeping_.store(false);
@@ -67,6 +72,8 @@ void Scheduler::sysmon_main() {
       start_m(nullptr, false);
     }
     idle_rounds = retake(now) > 0 ? 0 : idle_rounds + 1;
+    // Released stacks beyond a reserve give their pages back, a few per round.
+    scavenge_stacks(kStackReserve, kScavengePerRound);
   }
 }
 

@@ -1,12 +1,15 @@
 // sysmon: handing off the P of a goroutine in a long blocking call, and of a goroutine that
 // runs for more than 10 ms without yielding while others wait.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 
 #include "runtime/blocking.h"
+#include "runtime/netpoll.h"
 #include "runtime/runtime.h"
 #include "runtime/scheduler.h"
 #include "runtime/testing.h"
@@ -106,6 +109,73 @@ TEST_P(SysmonTest, LongRunningGoroutinesDoNotStarveOthers) {
   // Without the hand-off the sleeper would wait for a spinner to finish (~300 ms).
   EXPECT_LT(worst_late_us.load(), 100'000) << "worst lateness " << worst_late_us.load() << " us";
   EXPECT_GE(rt.stats().preemptions, 1u);
+}
+
+// The fairness test: CPU-bound loops (no yield points) on every P while an echo client
+// measures round trips over a socket; the echo server keeps being served.
+TEST_P(SysmonTest, EchoIsServedWhileEveryProcessorSpins) {
+  const int procs = GetParam();
+  Runtime rt(Options{.procs = procs});
+  std::atomic<int64_t> worst_rtt_us{0};
+  std::atomic<int> round_trips{0};
+  rt.run([&] {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    int err = 0;
+    PollDesc* server = poll_open(sv[0], &err);
+    PollDesc* client = poll_open(sv[1], &err);
+    auto read1 = [](int fd, PollDesc* pd) {  // false at EOF
+      char c;
+      for (;;) {
+        ssize_t n = read(fd, &c, 1);
+        if (n == 1) return true;
+        if (n == 0 || errno != EAGAIN) return false;
+        if (poll_wait(pd, PollMode::kRead) != PollStatus::kReady) return false;
+      }
+    };
+    Joiner join(procs + 2);
+    std::atomic<bool> stop{false};
+    go([&] {  // echo server
+      while (read1(sv[0], server)) {
+        if (write(sv[0], "e", 1) != 1) break;
+      }
+      join.done();
+    });
+    for (int i = 0; i < procs; ++i) {
+      go([&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+        }
+        join.done();
+      });
+    }
+    go([&] {  // client: a round trip every 5 ms for ~300 ms
+      for (int i = 0; i < 60; ++i) {
+        sleep_for(5ms);
+        auto start = Clock::now();
+        if (write(sv[1], "p", 1) != 1 || !read1(sv[1], client)) break;
+        auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+        worst_rtt_us.store(std::max<int64_t>(worst_rtt_us.load(), rtt.count()));
+        round_trips.fetch_add(1);
+      }
+      stop.store(true);
+      shutdown(sv[1], SHUT_WR);  // the server reads EOF and ends
+      join.done();
+    });
+    join.wait();
+    poll_close(server);
+    poll_close(client);
+    close(sv[0]);
+    close(sv[1]);
+  });
+  EXPECT_EQ(round_trips.load(), 60);
+  std::printf("worst echo round trip with %d spinning Ps: %lld us\n", procs,
+              static_cast<long long>(worst_rtt_us.load()));
+  // The bound is 50 ms; sanitizer builds get more room.
+#if defined(SPINDLE_TSAN) || defined(SPINDLE_ASAN)
+  EXPECT_LT(worst_rtt_us.load(), 150'000) << "worst round trip " << worst_rtt_us.load() << " us";
+#else
+  EXPECT_LT(worst_rtt_us.load(), 50'000) << "worst round trip " << worst_rtt_us.load() << " us";
+#endif
 }
 
 INSTANTIATE_TEST_SUITE_P(Procs, SysmonTest, ::testing::Values(1, 2),

@@ -38,7 +38,7 @@ void sleep_until(TimePoint t) {
     return;
   }
   RuntimeTimer timer;
-  timer.fn = [](void* arg, uintptr_t) { ready(static_cast<Goroutine*>(arg), false); };
+  timer.fn = [](void* arg, uintptr_t) { ready(static_cast<Goroutine*>(arg)); };
   timer.arg = g;
   timer.when = when;
   timer.track_running = false;  // the frame holding it is gone once the goroutine resumes

@@ -88,12 +88,16 @@ TEST_P(TimeTest, SleepersWakeInDeadlineOrder) {
     join.wait();
   });
   ASSERT_EQ(order.size(), 100u);
-  // Timers fire in deadline order and wake their goroutines in FIFO order; with one P they
-  // also run in that order. With more, goroutines woken close together run in parallel, and
-  // on a loaded machine a thread can be descheduled for longer than the 2 ms spacing, so the
-  // order they finish in says nothing about the timers.
+  // Timers fire in deadline order (timer_test.cc checks the heap itself). A woken sleeper
+  // goes to runnext like Go's, so sleepers whose timers fire in one batch (the M was busy or
+  // descheduled for longer than the 2 ms spacing) run last-woken first; order holds between
+  // batches. So count only inversions between sleepers at least 20 ms apart, with one P.
   if (procs() == 1) {
-    EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+    int far_inversions = 0;
+    for (size_t i = 0; i < order.size(); ++i) {
+      for (size_t j = i + 1; j < order.size(); ++j) far_inversions += order[i] > order[j] + 10;
+    }
+    EXPECT_EQ(far_inversions, 0);
   }
 }
 

@@ -232,6 +232,10 @@ bool starving_mutex_is_handed_to_the_waiter(int procs) {
 }
 
 TEST_P(MutexTest, StarvingMutexIsHandedToTheWaiter) {
+  // Deterministic only with one P: with more, the woken waiter may run on another thread and
+  // win the race this test needs it to lose (seen once under TSan). The stress test exercises
+  // starvation mode with every processor count.
+  if (procs() > 1) GTEST_SKIP() << "needs the waiter to run only when the test yields";
   run([procs = procs()] {
     int attempts = 1;
     while (!starving_mutex_is_handed_to_the_waiter(procs) && attempts < 20) ++attempts;
