@@ -7,7 +7,14 @@ import threading
 import time
 import unittest
 
-from lbtest import (SLOW, LbTestCase, in_threads, name_of, request, wait_until)
+from lbtest import (SLOW, LbTestCase, closed_port, in_threads, name_of, request, wait_until)
+
+
+class Url:
+    """An LB address for start_backend when no LB process exists (yet)."""
+
+    def __init__(self, url):
+        self.url = url
 
 TIMEOUT_S = 1.0  # --heartbeat-timeout of these tests
 FIELDS = ("url", "name", "healthy", "in_flight", "requests", "failures", "last_heartbeat_ms_ago")
@@ -136,6 +143,26 @@ class Registration(LbTestCase):
         self.assertEqual(len(results), 8)
         self.assertTrue(set(results) & {"b1", "b2", "b3"},
                         f"no request routed to the silent backends: {results}")
+
+    def test_backend_waits_for_the_lb_and_registers_when_it_comes_up(self):
+        port = closed_port()
+        b = self.start_backend(Url(f"http://127.0.0.1:{port}"), name="early")
+        wait_until(lambda: "retrying" in b.stderr(), 5 * SLOW, what="the backend to log a retry")
+        lb = self.start_lb(listen=f"127.0.0.1:{port}")
+        # Back-off is at most 5 s between attempts.
+        wait_until(lambda: self.routable(lb, b.url), 7 * SLOW, what="registration once up")
+        self.assertEqual(name_of(request(lb.addr)), "early")
+
+    def test_lb_restart_backend_registers_again_after_404(self):
+        port = closed_port()
+        lb = self.start_lb(listen=f"127.0.0.1:{port}")
+        b = self.start_backend(lb, name="loyal")
+        self.wait_backends(lb, [b])
+        lb.kill()
+        lb2 = self.start_lb(listen=f"127.0.0.1:{port}")  # forgets every backend
+        wait_until(lambda: self.routable(lb2, b.url), 5 * SLOW,
+                   what="re-registration with the restarted LB")
+        self.assertEqual(name_of(request(lb2.addr)), "loyal")
 
     def test_concurrent_registrations_from_many_backends(self):
         lb = self.start_lb()
