@@ -3,7 +3,10 @@ if(SPINDLE_SANITIZE)
   add_compile_options(-fsanitize=${SPINDLE_SANITIZE} -fno-omit-frame-pointer -g)
   add_link_options(-fsanitize=${SPINDLE_SANITIZE})
   if(SPINDLE_SANITIZE MATCHES "undefined")
-    add_compile_options(-fno-sanitize-recover=undefined)
+    # vptr is off: its slow path probes memory through a pipe, so while a test exhausts file
+    # descriptors on purpose (EMFILE) it reports valid objects as "invalid vptr".
+    add_compile_options(-fno-sanitize-recover=undefined -fno-sanitize=vptr)
+    add_link_options(-fno-sanitize=vptr)
   endif()
   if(SPINDLE_SANITIZE MATCHES "address")
     add_compile_definitions(SPINDLE_ASAN=1)

@@ -12,6 +12,7 @@
 
 #include "http/chars.h"
 #include "http/wire_format.h"
+#include "runtime/runtime.h"
 
 namespace spindle::http {
 
@@ -28,8 +29,8 @@ struct Attempt {
   bool nothing_received = false;
 };
 
-Result<void> write_request(PooledConn& c, const ClientRequest& req, std::string_view host,
-                           net::Duration write_timeout) {
+// Appends the request head to c.out (not written yet).
+Result<void> build_head(PooledConn& c, const ClientRequest& req, std::string_view host) {
   std::string& out = c.out;
   out.clear();
   std::string_view method =
@@ -43,22 +44,31 @@ Result<void> write_request(PooledConn& c, const ClientRequest& req, std::string_
     if (is_framing_field(h.name) || chars::iequals(h.name, "Host")) continue;
     append_field(out, h.name, h.value);
   }
-  const bool chunked = req.body != nullptr && !req.content_length;
   if (req.body != nullptr && req.content_length) {
     append_field(out, "Content-Length", *req.content_length);
-  } else if (chunked) {
+  } else if (req.body != nullptr) {
     out += "Transfer-Encoding: chunked\r\n";
   }
   out += "\r\n";
+  return {};
+}
+
+// Writes c.out (the head) and then the body, if any. Runs on the caller's goroutine, or on the
+// body writer goroutine for a duplex exchange (then nothing else touches c.out or writes c.conn).
+Result<void> write_head_and_body(PooledConn& c, BodySource* body,
+                                 std::optional<std::uint64_t> content_length,
+                                 net::Duration write_timeout) {
+  std::string& out = c.out;
+  const bool chunked = body != nullptr && !content_length;
   if (write_timeout != net::kNoTimeout)
     (void)c.conn.set_write_deadline(Clock::now() + write_timeout);
   std::uint64_t sent = 0;
-  while (req.body != nullptr) {
-    auto piece = req.body->next();
+  while (body != nullptr) {
+    auto piece = body->next();
     if (!piece) return piece.error();
     if (piece->empty()) break;
     sent += piece->size();
-    if (req.content_length && sent > *req.content_length) {
+    if (content_length && sent > *content_length) {
       return Error{ErrorCode::kBodyLength, Side::kInternal, false, 0, "body longer than declared"};
     }
     if (chunked) append_chunk_size(out, piece->size());
@@ -66,8 +76,10 @@ Result<void> write_request(PooledConn& c, const ClientRequest& req, std::string_
     auto w = c.conn.writev(std::span<const std::string_view>(parts, chunked ? 3 : 2));
     out.clear();
     if (!w) return Error::from_net(w.error(), Side::kUpstream);
+    if (write_timeout != net::kNoTimeout)
+      (void)c.conn.set_write_deadline(Clock::now() + write_timeout);
   }
-  if (req.content_length && sent != *req.content_length && req.body != nullptr) {
+  if (content_length && sent != *content_length && body != nullptr) {
     return Error{ErrorCode::kBodyLength, Side::kInternal, false, 0, "body shorter than declared"};
   }
   if (chunked) out += "0\r\n\r\n";
@@ -78,6 +90,40 @@ Result<void> write_request(PooledConn& c, const ClientRequest& req, std::string_
   }
   return {};
 }
+
+// Bodies of unknown length or longer than this are written by a goroutine of their own while
+// the caller reads the response (full duplex): a backend that streams its answer while it
+// reads (an echo) would otherwise fill both directions' socket buffers and deadlock.
+constexpr std::uint64_t kDuplexThreshold = 64 * 1024;
+
+// Starts the body writer goroutine of a duplex exchange.
+void start_body_writer(PooledConn& c, const ClientRequest& req, net::Duration write_timeout) {
+  c.body_writing = true;
+  c.body_write_ok.store(false, std::memory_order_relaxed);
+  c.body_writer.add(1);
+  runtime::go([&c, body = req.body, length = req.content_length, write_timeout] {
+    Result<void> r = write_head_and_body(c, body, length, write_timeout);
+    c.body_write_ok.store(r.ok(), std::memory_order_release);
+    if (!r) (void)c.conn.shutdown(net::ShutdownHow::kRead);  // wake the reader: it failed
+    c.body_writer.done();
+  });
+}
+
+}  // namespace
+
+bool writes_body_in_background(const ClientRequest& req) {
+  return req.body != nullptr && (!req.content_length || *req.content_length > kDuplexThreshold);
+}
+
+void join_body_writer(PooledConn& c, bool force) {
+  if (!c.body_writing) return;
+  if (force) (void)c.conn.set_write_deadline(TimePoint::min() + std::chrono::nanoseconds(1));
+  c.body_writer.wait();
+  c.body_writing = false;
+  (void)c.conn.set_write_deadline(TimePoint::max());
+}
+
+namespace {
 
 // Reads heads until a final (non-1xx) one; false with the error otherwise.
 Result<void> read_response_head(PooledConn& c, const ClientOptions& o, bool* got_bytes) {
@@ -136,8 +182,12 @@ void ClientResponse::close() {
   if (!conn_) return;
   if (cancel_ != nullptr) cancel_->attach(nullptr);
   PooledConn& c = *conn_;
-  bool clean = c.body.done() && c.in.empty() && keep_alive(c.method, c.parser.head()) &&
-               c.conn.valid() && (cancel_ == nullptr || !cancel_->canceled());
+  // A request body still being written when the response ended (the backend answered without
+  // reading it all): stop writing; the connection cannot be reused.
+  join_body_writer(c, /*force=*/true);
+  bool clean = c.body_write_ok.load(std::memory_order_acquire) && c.body.done() && c.in.empty() &&
+               keep_alive(c.method, c.parser.head()) && c.conn.valid() &&
+               (cancel_ == nullptr || !cancel_->canceled());
   c.in.unpin();
   pool_->release(std::move(conn_), clean);
 }
@@ -177,8 +227,14 @@ Result<ClientResponse> Client::send(HostPool& pool, const ClientRequest& req) {
       pool.release(std::move(c), false);
       return canceled();
     }
-    Result<void> r = write_request(*c, req, pool.address(), o.write_timeout);
+    Result<void> r = build_head(*c, req, pool.address());
+    if (r && writes_body_in_background(req)) {
+      start_body_writer(*c, req, o.write_timeout);
+    } else if (r) {
+      r = write_head_and_body(*c, req.body, req.content_length, o.write_timeout);
+    }
     if (r) r = read_response_head(*c, o, &got_bytes);
+    if (!r) join_body_writer(*c, /*force=*/true);
     if (r) {
       c->in.pin();
       c->body.start(&c->conn, &c->in, response_framing(req.method, c->parser.head()),

@@ -39,9 +39,11 @@ struct ClientRequest {
   Method method = Method::kGet;
   std::string_view method_token;  // for Method::kOther (and overrides the name otherwise)
   std::string_view target = "/";
-  std::string_view host;                        // the Host field; default: the pool's address
-  std::span<const Header> headers;              // sent as given, except framing fields
-  BodySource* body = nullptr;                   // nullptr: no body
+  std::string_view host;            // the Host field; default: the pool's address
+  std::span<const Header> headers;  // sent as given, except framing fields
+  // nullptr: no body. A body of unknown length or over 64 KiB is written by a goroutine while
+  // the response is read (full duplex), so it must outlive the ClientResponse.
+  BodySource* body = nullptr;
   std::optional<std::uint64_t> content_length;  // with a body: length-framed, else chunked
   Cancel* cancel = nullptr;
 };
@@ -90,6 +92,14 @@ class Client {
   runtime::Mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<HostPool>> pools_ GUARDED_BY(mu_);
 };
+
+// Whether send() writes req's body on a goroutine of its own (full duplex): then the body
+// source may still be read after send() returned, until the ClientResponse is closed.
+bool writes_body_in_background(const ClientRequest& req);
+
+// Waits for the body writer goroutine of a duplex exchange on c (if any); with `force`, makes
+// its write fail first. Internal to client.cc and ClientResponse.
+void join_body_writer(PooledConn& c, bool force);
 
 // Whether req may be sent again after a failure: an idempotent method and a body that can
 // be rewound (or none).

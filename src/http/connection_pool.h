@@ -17,6 +17,7 @@
 #include "net/conn.h"
 #include "runtime/sync/cond.h"
 #include "runtime/sync/mutex.h"
+#include "runtime/sync/wait_group.h"
 
 namespace spindle::http {
 
@@ -54,6 +55,11 @@ struct PooledConn {
   Method method = Method::kGet;  // of the request in flight (its response's framing)
   bool reused = false;
   runtime::TimePoint idle_since;
+  // Duplex exchanges (a large or chunked request body): the goroutine writing the body while
+  // the response is read, and whether it wrote all of it. See client.cc.
+  runtime::WaitGroup body_writer;
+  bool body_writing = false;
+  std::atomic<bool> body_write_ok{true};
   explicit PooledConn(const Limits& limits) : parser(limits) {}
 };
 

@@ -356,6 +356,13 @@ Result<void> ResponseWriter::fail(Error e) {
   return e;
 }
 
+void ResponseWriter::abort() {
+  if (state_ == State::kHeadOpen) (void)commit(open_mode());  // the head, never the held body
+  pending_body_.clear();
+  state_ = State::kFailed;
+  conn_->set_closing();
+}
+
 Result<void> ResponseWriter::write_header(int status, std::span<const Header> headers) {
   if (state_ != State::kNone) {
     return Error{ErrorCode::kBadArgument, Side::kInternal, false, 0, "header already written"};

@@ -106,6 +106,11 @@ class ResponseWriter {
     return reply(status, body, std::span<const Header>(headers.begin(), headers.size()));
   }
 
+  // Ends the response without completing its framing and closes the connection after the
+  // bytes already buffered: the client sees a truncated body, never a complete-looking one.
+  // For a proxy whose upstream failed after the head was forwarded.
+  void abort();
+
   bool header_written() const { return state_ != State::kNone; }
   int status() const { return status_; }
   std::uint64_t body_bytes() const { return written_; }

@@ -597,7 +597,10 @@ void Scheduler::reset_spinning(Machine* m) {
 
 Goroutine* Scheduler::steal_work(Processor* p) {
   const auto n = static_cast<uint32_t>(allp_.size());
-  const bool poll = netpoll_->waiters() > 0;
+  // Other Ps' poller shards are worth a look only while some other P is busy running
+  // goroutines (and so not polling its shard); when all others are idle, this M is about to
+  // block in the poller, which watches every shard anyway: don't spend system calls on it.
+  const bool poll = netpoll_->waiters() > 0 && procs() - idle_p_count_.load() > 1;
   for (int pass = 0; pass < 4; ++pass) {
     const bool last = pass == 3;
     uint32_t pos = fastrandn(n);

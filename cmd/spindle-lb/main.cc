@@ -1,0 +1,176 @@
+// spindle-lb: flags and wiring only. The balancer is src/lb (docs/lb.md); the contract these
+// flags implement is docs/lb-contract.md.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "lb/balancer.h"
+#include "lb/duration.h"
+#include "runtime/netpoll.h"
+#include "runtime/runtime.h"
+#include "runtime/sync/wait_group.h"
+
+namespace {
+
+using spindle::lb::Duration;
+
+// A CLI11 option taking a duration ("250ms", "3s", "1m") into *out.
+CLI::Option* add_duration(CLI::App& app, const std::string& name,
+                          spindle::runtime::Clock::duration* out, const std::string& help) {
+  auto* opt = app.add_option_function<std::string>(
+      name,
+      [out, name](const std::string& text) {
+        auto d = spindle::lb::parse_duration(text);
+        if (!d) throw CLI::ValidationError(name, d.error());
+        *out = std::chrono::duration_cast<spindle::runtime::Clock::duration>(*d);
+      },
+      help + " (default " +
+          spindle::lb::format_duration(std::chrono::duration_cast<Duration>(*out)) + ")");
+  opt->type_name("DUR");
+  return opt;
+}
+
+// Waits for SIGTERM or SIGINT on a signalfd registered with the netpoller (the signals are
+// blocked in every thread, so the kernel queues them for the fd), then stops the balancer.
+void watch_signals(int sfd, spindle::lb::Balancer* lb) {
+  int err = 0;
+  spindle::runtime::PollDesc* pd = spindle::runtime::poll_open(sfd, &err);
+  if (pd == nullptr) {
+    std::fprintf(stderr, "spindle-lb: signalfd poll_open: errno %d\n", err);
+    return;
+  }
+  for (;;) {
+    signalfd_siginfo info;
+    ssize_t n = read(sfd, &info, sizeof(info));
+    if (n == static_cast<ssize_t>(sizeof(info))) {
+      std::fprintf(stderr, "spindle-lb: got %s\n", strsignal(static_cast<int>(info.ssi_signo)));
+      lb->stop();
+      break;
+    }
+    if (spindle::runtime::poll_wait(pd, spindle::runtime::PollMode::kRead) !=
+        spindle::runtime::PollStatus::kReady) {
+      break;
+    }
+  }
+  spindle::runtime::poll_close(pd);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spindle::lb::Config c;
+  CLI::App app{
+      "spindle-lb: a layer-7 HTTP/1.1 load balancer. Backends register over HTTP on the "
+      "client listener (POST /_lb/register, /_lb/heartbeat, /_lb/deregister; GET "
+      "/_lb/backends); every other request is proxied to a healthy backend."};
+  app.get_formatter()->column_width(40);
+  std::string policy = "round-robin";
+  int procs = 0;
+  app.add_option("--listen", c.listen, "client traffic and the registration API")
+      ->capture_default_str();
+  auto* debug_opt =
+      app.add_option("--debug-listen", c.debug_listen,
+                     "debug listener: for now only a placeholder /metrics and /debug/vars (the "
+                     "observability issue adds profiles and traces); 'off' disables")
+          ->capture_default_str();
+  app.add_option("--policy", policy, "round-robin | least-conn | p2c-ewma | weighted")
+      ->capture_default_str();
+  app.add_option("--backend", c.backends,
+                 "static backend http://HOST:PORT that never expires (repeatable)");
+  app.add_option("--register-token", c.register_token,
+                 "require 'Authorization: Bearer TOKEN' on the registration POSTs")
+      ->envname("SPINDLE_REGISTER_TOKEN");
+  app.add_flag("--insecure-open-registration", c.insecure_open_registration,
+               "allow registration without a token on a non-loopback address");
+  add_duration(app, "--heartbeat-timeout", &c.heartbeat_timeout,
+               "a backend silent this long is removed (unless most went silent at once)");
+  app.add_option("--max-idle-per-backend", c.max_idle_per_backend,
+                 "idle keep-alive connections kept per backend")
+      ->capture_default_str();
+  app.add_option("--max-conns-per-backend", c.max_conns_per_backend,
+                 "open connections per backend; 0 = unlimited (requests wait for one)")
+      ->capture_default_str();
+  add_duration(app, "--connect-timeout", &c.connect_timeout,
+               "connecting to a backend; then another backend is tried");
+  add_duration(app, "--response-header-timeout", &c.response_header_timeout,
+               "from the request sent to the response head; then 504");
+  add_duration(app, "--idle-timeout", &c.idle_timeout,
+               "idle pooled upstream connections older than this are not reused (keep it "
+               "below the backends' own); also the client keep-alive timeout (min 5s)");
+  app.add_option("--max-in-flight", c.max_in_flight,
+                 "requests proxied at once; more wait up to --queue-timeout, then 503 + "
+                 "Retry-After; 0 = unlimited")
+      ->capture_default_str();
+  add_duration(app, "--queue-timeout", &c.queue_timeout,
+               "how long a request waits for an in-flight slot");
+  app.add_option("--procs", procs, "processors (GOMAXPROCS); 0 = the CPUs available")
+      ->capture_default_str();
+  app.add_option("--max-backends", c.max_backends, "registered backends at most; more get 409")
+      ->capture_default_str();
+  add_duration(app, "--shutdown-grace", &c.shutdown_grace,
+               "on SIGTERM/SIGINT: how long in-flight requests may take to finish");
+  app.add_option("--panic-share", c.panic_share,
+                 "if more than this share of backends expire in one sweep, keep them all")
+      ->capture_default_str();
+  app.add_option("--eject-after", c.eject_after,
+                 "consecutive failures that eject a backend for a growing back-off")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  auto p = spindle::lb::parse_policy(policy);
+  if (!p) {
+    std::fprintf(stderr, "spindle-lb: --policy: %s\n", p.error().c_str());
+    return 2;
+  }
+  c.policy = *p;
+  c.debug_listen_required = debug_opt->count() > 0;
+
+  // Block the shutdown signals before any thread exists, so that every thread inherits the
+  // mask and the signalfd receives them.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (sfd < 0) {
+    std::perror("spindle-lb: signalfd");
+    return 1;
+  }
+
+  int status = 0;
+  {
+    spindle::runtime::Options ro;
+    ro.procs = procs;
+    spindle::runtime::Runtime rt(ro);
+    rt.run([&] {
+      spindle::lb::Balancer lb(c);
+      if (auto r = lb.start(); !r) {
+        std::fprintf(stderr, "spindle-lb: %s\n", r.error().c_str());
+        status = 1;
+        return;
+      }
+      std::printf("spindle-lb: listening on %s (policy %s, debug %s)\n",
+                  lb.address().to_string().c_str(), spindle::lb::to_string(c.policy),
+                  lb.debug_address().c_str());
+      std::fflush(stdout);
+      spindle::runtime::WaitGroup signals;
+      signals.add(1);
+      spindle::runtime::go([&] {
+        watch_signals(sfd, &lb);
+        signals.done();
+      });
+      lb.serve();
+      std::fprintf(stderr, "spindle-lb: stopped\n");
+      signals.wait();
+    });
+  }
+  close(sfd);
+  return status;
+}

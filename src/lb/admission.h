@@ -1,0 +1,42 @@
+// Admission: the overload guard in front of the proxy (--max-in-flight). Up to `limit`
+// requests run at once; the next ones wait at most `queue_wait` for a slot and are then
+// refused (the proxy answers 503 with Retry-After). The admitted path is one atomic
+// compare-and-swap; only waiters touch a channel and a timer. Design: docs/lb.md, "Overload".
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "runtime/channel.h"
+#include "runtime/time.h"
+
+namespace spindle::lb {
+
+class Admission {
+ public:
+  // limit 0: no limit (admit() always succeeds at the cost of one atomic add).
+  Admission(std::int64_t limit, runtime::Duration queue_wait);
+
+  // True when the caller may proceed (then it must call release() once); false when no slot
+  // freed within queue_wait. Parks only when the limit is reached. From a goroutine.
+  bool admit();
+  void release();
+
+  std::int64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  std::uint64_t queued() const { return queued_.load(std::memory_order_relaxed); }
+  std::uint64_t rejected() const { return rejected_.load(std::memory_order_relaxed); }
+  std::int64_t limit() const { return limit_; }
+
+ private:
+  bool try_take();
+
+  const std::int64_t limit_;
+  const runtime::Duration queue_wait_;
+  alignas(64) std::atomic<std::int64_t> in_flight_{0};
+  std::atomic<std::int64_t> waiting_{0};
+  // Unbuffered: release() hands its slot to a parked waiter directly (the count stays).
+  runtime::Chan<bool> handoff_ = runtime::make_chan<bool>(0);
+  std::atomic<std::uint64_t> queued_{0}, rejected_{0};
+};
+
+}  // namespace spindle::lb

@@ -1,0 +1,47 @@
+// Backend: one upstream server the balancer routes to, with the counters the pickers, the
+// outlier detector and GET /_lb/backends read. Shared (std::shared_ptr) between the registry
+// and every snapshot that lists it, so a deregistered backend lives until its last in-flight
+// request finishes. Counters are atomics written by request goroutines without a lock.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "http/connection_pool.h"
+#include "lb/backend_url.h"
+
+namespace spindle::lb {
+
+// Steady-clock nanoseconds: what the atomics below hold.
+inline std::int64_t to_ns(runtime::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+struct Backend {
+  Backend(BackendUrl u, std::string n, int w, bool fixed, http::HostPool* p)
+      : url(std::move(u)), name(std::move(n)), weight(w), is_static(fixed), pool(p) {}
+
+  const BackendUrl url;
+  const std::string name;
+  const int weight;            // 1..kMaxWeight, for the weighted picker
+  const bool is_static;        // from --backend: never expires
+  http::HostPool* const pool;  // owned by the proxy's Client; outlives the backend
+
+  // Hot: touched by every request routed here.
+  alignas(64) std::atomic<std::int64_t> in_flight{0};
+  std::atomic<std::uint64_t> requests{0};  // proxied requests that got a response
+  std::atomic<std::uint64_t> ewma_ns{0};   // response-head latency, EWMA (0: unknown)
+  // Failure path: written on errors only.
+  alignas(64) std::atomic<std::uint64_t> failures{0};  // connect, reset, timeout, bad reply
+  std::atomic<std::uint32_t> consecutive_failures{0};
+  std::atomic<std::uint32_t> ejections{0};         // times ejected so far (back-off exponent)
+  std::atomic<std::int64_t> ejected_until_ns{0};   // 0: not ejected
+  std::atomic<std::int64_t> last_heartbeat_ns{0};  // steady clock
+
+  bool ejected() const { return ejected_until_ns.load(std::memory_order_relaxed) != 0; }
+};
+
+inline constexpr int kMaxWeight = 100;
+
+}  // namespace spindle::lb

@@ -1,0 +1,211 @@
+#include "lb/balancer.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "lb/backend_url.h"
+#include "runtime/runtime.h"
+#include "runtime/select.h"
+#include "runtime/sync/wait_group.h"
+#include "runtime/time.h"
+
+namespace spindle::lb {
+
+namespace {
+
+http::ClientOptions client_options(const Config& c) {
+  http::ClientOptions o;
+  o.max_idle_per_host = c.max_idle_per_backend;
+  o.max_conns_per_host = c.max_conns_per_backend;
+  o.dial_timeout = c.connect_timeout;
+  o.response_header_timeout = c.response_header_timeout;
+  o.idle_timeout = c.idle_timeout;
+  o.body_read_timeout = std::chrono::seconds(60);  // inactivity, like the server's
+  o.write_timeout = std::chrono::seconds(60);
+  return o;
+}
+
+RegistryOptions registry_options(const Config& c) {
+  RegistryOptions o;
+  o.heartbeat_timeout = c.heartbeat_timeout;
+  o.max_backends = c.max_backends;
+  o.panic_share = c.panic_share;
+  o.eject_after = c.eject_after;
+  return o;
+}
+
+}  // namespace
+
+bool loopback_only(const net::Address& a) {
+  if (a.family() == net::Family::kUnix) return true;
+  std::string s = a.to_string();
+  return s.starts_with("127.") || s.starts_with("[::1]:");
+}
+
+Balancer::Balancer(Config config)
+    : config_(std::move(config)),
+      client_(client_options(config_)),
+      registry_(std::make_unique<Registry>(
+          registry_options(config_),
+          [this](const std::string& address) -> http::HostPool& { return client_.pool(address); })),
+      picker_(make_picker(config_.policy)),
+      admission_(config_.max_in_flight, config_.queue_timeout),
+      proxy_(std::make_unique<Proxy>(*registry_, *picker_, admission_)) {}
+
+Balancer::~Balancer() = default;
+
+base::Result<void, std::string> Balancer::start() {
+  auto addr = net::parse_address(config_.listen);
+  if (!addr) return "--listen " + config_.listen + ": " + addr.error().message();
+  if (config_.register_token.empty() && !loopback_only(*addr) &&
+      !config_.insecure_open_registration) {
+    return "refusing to start: the registration API (/_lb/register) would be reachable on " +
+           config_.listen +
+           " without a token, so anyone who can reach it could add backends and receive your "
+           "traffic. Set --register-token (or SPINDLE_REGISTER_TOKEN), listen on a loopback "
+           "address, or pass --insecure-open-registration.";
+  }
+  auto l = net::listen(*addr);
+  if (!l) return "--listen " + config_.listen + ": " + l.error().message();
+  listener_ = std::move(*l);
+  if (config_.debug_listen != "off") {
+    auto d = net::listen(config_.debug_listen);
+    if (d) {
+      debug_listener_ = std::move(*d);
+    } else if (config_.debug_listen_required) {
+      return "--debug-listen " + config_.debug_listen + ": " + d.error().message();
+    } else {  // the default address is taken (another instance): run without it
+      std::fprintf(stderr, "spindle-lb: debug listener off: %s\n", d.error().message().c_str());
+    }
+  }
+  AdminOptions ao;
+  ao.token = config_.register_token;
+  ao.self = listener_.address();
+  ao.heartbeat_interval = std::max<runtime::Clock::duration>(config_.heartbeat_timeout / 3,
+                                                             std::chrono::milliseconds(10));
+  admin_ = std::make_unique<Admin>(*registry_, ao);
+  const auto local = local_addresses();
+  for (const std::string& text : config_.backends) {
+    auto u = parse_backend_url(text);
+    if (!u) return "--backend " + text + ": " + u.error();
+    auto targets = net::resolve(u->host, u->port);
+    if (!targets) return "--backend " + text + ": " + targets.error().message();
+    if (points_at(*targets, listener_.address(), local)) {
+      return "--backend " + text + ": points at this load balancer (a loop)";
+    }
+    if (registry_->add(*u, "", 1, true, runtime::Clock::now()) == RegisterOutcome::kFull) {
+      return "--backend " + text + ": more backends than --max-backends";
+    }
+  }
+  http::ServerOptions so;
+  so.idle_timeout =
+      std::max<runtime::Clock::duration>(config_.idle_timeout, std::chrono::seconds(5));
+  server_ = std::make_unique<http::Server>(
+      [this](http::Request& req, http::ResponseWriter& w) { handle(req, w); }, so);
+  if (debug_listener_.valid()) {
+    debug_server_ = std::make_unique<http::Server>(
+        [this](http::Request& req, http::ResponseWriter& w) { debug(req, w); });
+  }
+  return {};
+}
+
+std::string Balancer::debug_address() const {
+  return debug_listener_.valid() ? debug_listener_.address().to_string() : "off";
+}
+
+void Balancer::handle(http::Request& req, http::ResponseWriter& w) {
+  std::string_view t = req.target();
+  if (t.size() > 5 && t[1] == '_' && t.starts_with("/_lb/") && Admin::handles(t)) {
+    admin_->serve(req, w);
+    return;
+  }
+  proxy_->serve(req, w);
+}
+
+void Balancer::sweep_loop(runtime::Chan<bool> done) {
+  auto period = std::clamp<runtime::Clock::duration>(
+      config_.heartbeat_timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(250));
+  runtime::Ticker ticker(period);
+  for (;;) {
+    runtime::Select s;
+    std::optional<runtime::TimePoint> tick;
+    std::optional<bool> quit;
+    int t = s.recv(ticker.c(), &tick);
+    s.recv(done, &quit);
+    if (s.wait() != t) return;
+    registry_->sweep(runtime::Clock::now());
+  }
+}
+
+void Balancer::serve() {
+  runtime::WaitGroup wg;
+  runtime::Chan<bool> sweeper_done = runtime::make_chan<bool>(0);
+  wg.add(2);
+  runtime::go([&] {
+    auto r = server_->serve(listener_);
+    if (!r) std::fprintf(stderr, "spindle-lb: serve: %s\n", r.error().message().c_str());
+    wg.done();
+  });
+  runtime::go([&] {
+    sweep_loop(sweeper_done);
+    wg.done();
+  });
+  if (debug_server_) {
+    wg.add(1);
+    runtime::go([&] {
+      (void)debug_server_->serve(debug_listener_);
+      wg.done();
+    });
+  }
+  (void)stop_.recv();
+  std::fprintf(
+      stderr, "spindle-lb: shutting down: draining in-flight requests (grace %lld ms)\n",
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(config_.shutdown_grace).count()));
+  server_->shutdown(config_.shutdown_grace);
+  if (debug_server_) debug_server_->shutdown(std::chrono::seconds(1));
+  sweeper_done.close();
+  wg.wait();
+}
+
+void Balancer::stop() {
+  if (!stopping_.exchange(true)) (void)stop_.try_send(true);
+}
+
+void Balancer::debug(http::Request& req, http::ResponseWriter& w) {
+  const http::Header text[] = {{"Content-Type", "text/plain; charset=utf-8"}};
+  ProxyStats p = proxy_->stats();
+  std::string body;
+  auto line = [&](const char* name, std::uint64_t v) {
+    body += name;
+    body += ' ';
+    body += std::to_string(v);
+    body += '\n';
+  };
+  std::string_view path = req.target().substr(0, req.target().find('?'));
+  if (path != "/metrics" && path != "/debug/vars") {
+    (void)w.reply(404,
+                  "spindle-lb debug listener: only /metrics (a placeholder) for now; profiles "
+                  "and traces come with the observability issue\n",
+                  text);
+    return;
+  }
+  body += "# spindle-lb placeholder metrics: the observability issue replaces these.\n";
+  line("spindle_lb_requests_total", p.requests);
+  line("spindle_lb_no_backend_total", p.no_backend);
+  line("spindle_lb_overloaded_total", p.overloaded);
+  line("spindle_lb_bad_gateway_total", p.bad_gateway);
+  line("spindle_lb_gateway_timeout_total", p.gateway_timeout);
+  line("spindle_lb_failovers_total", p.failovers);
+  line("spindle_lb_retries_total", p.retries);
+  line("spindle_lb_canceled_total", p.canceled);
+  line("spindle_lb_aborted_total", p.aborted);
+  line("spindle_lb_in_flight", static_cast<std::uint64_t>(admission_.in_flight()));
+  line("spindle_lb_backends", registry_->size());
+  line("spindle_lb_panic", registry_->in_panic() ? 1 : 0);
+  line("spindle_lb_panic_sweeps_total", registry_->panic_sweeps());
+  line("spindle_lb_ejections_total", registry_->ejections());
+  (void)w.reply(200, body, text);
+}
+
+}  // namespace spindle::lb

@@ -1,0 +1,86 @@
+// Balancer: spindle-lb assembled — the registry and its sweeper, the picker, admission, the
+// upstream Client, the proxy and the admin API on one http::Server, and the debug listener.
+// cmd/spindle-lb/main.cc fills a Config from flags and calls run(). Design: docs/lb.md.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/client.h"
+#include "http/server.h"
+#include "lb/admin.h"
+#include "lb/admission.h"
+#include "lb/picker.h"
+#include "lb/proxy.h"
+#include "lb/registry.h"
+#include "runtime/channel.h"
+
+namespace spindle::lb {
+
+struct Config {
+  std::string listen = "0.0.0.0:8080";
+  std::string debug_listen = "127.0.0.1:6060";  // "off": none
+  bool debug_listen_required = false;           // given explicitly: failing to bind it is fatal
+  Policy policy = Policy::kRoundRobin;
+  std::vector<std::string> backends;  // static, never expire
+  std::string register_token;
+  bool insecure_open_registration = false;
+  runtime::Clock::duration heartbeat_timeout = std::chrono::seconds(3);
+  std::size_t max_idle_per_backend = 100;
+  std::size_t max_conns_per_backend = 0;  // 0: unlimited
+  runtime::Clock::duration connect_timeout = std::chrono::seconds(1);
+  runtime::Clock::duration response_header_timeout = std::chrono::seconds(30);
+  runtime::Clock::duration idle_timeout = std::chrono::seconds(30);
+  std::int64_t max_in_flight = 1024;
+  runtime::Clock::duration queue_timeout = std::chrono::milliseconds(100);
+  std::size_t max_backends = 1024;
+  runtime::Clock::duration shutdown_grace = std::chrono::seconds(10);
+  double panic_share = 0.5;
+  std::uint32_t eject_after = 5;
+};
+
+// Whether a listen address is reachable only from this host (loopback or a Unix socket).
+bool loopback_only(const net::Address& a);
+
+class Balancer {
+ public:
+  explicit Balancer(Config config);
+  ~Balancer();
+
+  // Binds the listeners and checks the configuration; the error is for main() to print.
+  // From a goroutine.
+  base::Result<void, std::string> start();
+  const net::Address& address() const { return listener_.address(); }
+  std::string debug_address() const;
+  // Serves until stop(); then drains within the grace period. Parks.
+  void serve();
+  // Starts the graceful shutdown (any goroutine; idempotent).
+  void stop();
+
+  Registry& registry() { return *registry_; }
+  Proxy& proxy() { return *proxy_; }
+  http::Client& client() { return client_; }
+
+ private:
+  void handle(http::Request& req, http::ResponseWriter& w);
+  void debug(http::Request& req, http::ResponseWriter& w);
+  void sweep_loop(runtime::Chan<bool> done);
+
+  const Config config_;
+  http::Client client_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<Picker> picker_;
+  Admission admission_;
+  std::unique_ptr<Proxy> proxy_;
+  std::unique_ptr<Admin> admin_;
+  net::Listener listener_;
+  net::Listener debug_listener_;
+  std::unique_ptr<http::Server> server_;
+  std::unique_ptr<http::Server> debug_server_;
+  runtime::Chan<bool> stop_ = runtime::make_chan<bool>(1);
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace spindle::lb

@@ -1,0 +1,86 @@
+#include "lb/forwarding.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace spindle::lb {
+namespace {
+
+std::string find(const ForwardedFields& f, std::string_view name) {
+  std::string out;
+  int n = 0;
+  for (const http::Header& h : f.fields) {
+    if (h.name == name) {
+      out = std::string(h.value);
+      ++n;
+    }
+  }
+  return n == 1 ? out : n == 0 ? "<none>" : "<dup>";
+}
+
+TEST(ForwardingTest, HopByHopRemovedThenForwardingAdded) {
+  std::vector<http::Header> in = {
+      {"Host", "example.com"},
+      {"Connection", "keep-alive, X-Forwarded-For, Via, X-Forwarded-Host, X-Secret"},
+      {"X-Secret", "s"},
+      {"Keep-Alive", "timeout=5"},
+      {"TE", "trailers"},
+      {"Trailer", "X-T"},
+      {"Upgrade", "websocket"},
+      {"Proxy-Authorization", "Basic x"},
+      {"Proxy-Connection", "keep-alive"},
+      {"X-Forwarded-For", "203.0.113.9"},
+      {"X-Forwarded-Proto", "https"},
+      {"Accept", "*/*"},
+  };
+  ForwardedFields f;
+  forward_request_fields(http::HeaderList(in), "192.0.2.1", "example.com", f);
+  for (const char* gone : {"Connection", "X-Secret", "Keep-Alive", "TE", "Trailer", "Upgrade",
+                           "Proxy-Authorization", "Proxy-Connection"}) {
+    EXPECT_EQ(find(f, gone), "<none>") << gone;
+  }
+  // CVE-2024-45410: the client named them in Connection, yet they are all there, ours.
+  EXPECT_EQ(find(f, "X-Forwarded-For"), "192.0.2.1");
+  EXPECT_EQ(find(f, "X-Forwarded-Proto"), "http");
+  EXPECT_EQ(find(f, "X-Forwarded-Host"), "example.com");
+  EXPECT_EQ(find(f, "Via"), "1.1 spindle-lb");
+  EXPECT_EQ(find(f, "Accept"), "*/*");
+}
+
+TEST(ForwardingTest, ForwardedForAppendsInOrder) {
+  std::vector<http::Header> in = {{"X-Forwarded-For", "1.1.1.1"},
+                                  {"Via", "1.0 edge"},
+                                  {"X-Forwarded-For", "2.2.2.2, 3.3.3.3"},
+                                  {"X-Forwarded-Host", "spoofed"}};
+  ForwardedFields f;
+  forward_request_fields(http::HeaderList(in), "::1", "h", f);
+  EXPECT_EQ(find(f, "X-Forwarded-For"), "1.1.1.1, 2.2.2.2, 3.3.3.3, ::1");
+  EXPECT_EQ(find(f, "Via"), "1.0 edge, 1.1 spindle-lb");
+  EXPECT_EQ(find(f, "X-Forwarded-Host"), "h");
+}
+
+TEST(ForwardingTest, ResponseKeepsLengthDropsHopByHop) {
+  std::vector<http::Header> in = {{"Content-Length", "13"},
+                                  {"Connection", "close, X-Internal"},
+                                  {"X-Internal", "1"},
+                                  {"Transfer-Encoding", "chunked"},
+                                  {"Content-Type", "text/plain"}};
+  ForwardedFields f;
+  forward_response_fields(http::HeaderList(in), 13, f);
+  EXPECT_EQ(find(f, "Content-Length"), "13");
+  EXPECT_EQ(find(f, "Connection"), "<none>");
+  EXPECT_EQ(find(f, "X-Internal"), "<none>");
+  EXPECT_EQ(find(f, "Transfer-Encoding"), "<none>");
+  EXPECT_EQ(find(f, "Content-Type"), "text/plain");
+  EXPECT_EQ(find(f, "Via"), "1.1 spindle-lb");
+}
+
+TEST(ForwardingTest, ClientIp) {
+  EXPECT_EQ(client_ip(*net::parse_address("192.0.2.1:5000")), "192.0.2.1");
+  EXPECT_EQ(client_ip(*net::parse_address("[2001:db8::1]:5000")), "2001:db8::1");
+}
+
+}  // namespace
+}  // namespace spindle::lb

@@ -1,0 +1,242 @@
+// The proxy's request path
+// ========================
+//
+// Each client connection is a goroutine of http::Server; the proxy is its handler and runs on
+// it, so a request parks on upstream I/O without holding a thread. For one request:
+//
+//  1. Admission (admission.h): one CAS when under --max-in-flight; otherwise wait up to the
+//     queue deadline for a released slot, else 503 + Retry-After.
+//  2. Snapshot: load the routable set (registry.h, snapshot.h) — lock-free; the request keeps
+//     this snapshot, so backends it names stay alive even if deregistered meanwhile.
+//     Empty: 503 with a sentence saying why.
+//  3. Rewrite fields once (forwarding.h): hop-by-hop out first, then X-Forwarded-*, Via.
+//  4. Pick (picker.h) and send through that backend's HostPool (http::Client): a pooled
+//     keep-alive connection, the request head, then the client's body streamed piece by piece
+//     (BodyReader views, no copy; backpressure by not reading).
+//  5. Failure before a response head:
+//       - dial failed (refused, unreachable, connect timeout): nothing was sent, so any method
+//         goes to another backend (up to kMaxAttempts tries, avoiding the last one);
+//       - reset or EOF before any response byte, idempotent method, no request body: one retry
+//         on another backend (the Client already retried once on a fresh connection when the
+//         failed one was a reused keep-alive connection — the keep-alive race);
+//       - response-header timeout: 504; client gone: nothing to answer; other errors: 502.
+//     Each failure counts against the backend (Registry::record_failure: consecutive
+//     failures eject it for a growing back-off).
+//  6. Response head: its end-to-end fields (+ Via, + Content-Length when length-framed) go
+//     out with the status; the body streams back piece by piece. The client's disconnect
+//     (Request::watch_disconnect, armed once the request body is read) cancels the upstream
+//     exchange: the upstream connection is closed and never pooled.
+//  7. Upstream fails mid-body: the response to the client is aborted (truncated framing, the
+//     connection closed), never completed as if nothing happened.
+//  8. The ClientResponse goes out of scope: its connection returns to the pool only if the
+//     response was framed cleanly to its last byte (http::ClientResponse::close).
+//
+// Invariants: no process-wide lock on this path (the snapshot is read lock-free, counters are
+// per-backend atomics, the pool lock is per backend); memory per request is bounded by the
+// two connection buffers, whatever the body sizes.
+#include "lb/proxy.h"
+
+#include <string>
+
+#include "lb/forwarding.h"
+
+namespace spindle::lb {
+
+namespace {
+
+constexpr int kMaxAttempts = 3;  // backends tried when connects fail
+
+const http::Header kTextPlain[] = {{"Content-Type", "text/plain; charset=utf-8"}};
+const http::Header kRetryAfter[] = {{"Content-Type", "text/plain; charset=utf-8"},
+                                    {"Retry-After", "1"}};
+
+bool dial_failed(const http::Error& e) { return std::string_view(e.detail).starts_with("dial"); }
+
+std::uint64_t ns_since(runtime::TimePoint t) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(runtime::Clock::now() - t).count());
+}
+
+// Holds one in-flight count on a backend for the duration of an attempt.
+class InFlight {
+ public:
+  explicit InFlight(Backend* b) : b_(b) { b_->in_flight.fetch_add(1, std::memory_order_relaxed); }
+  ~InFlight() { b_->in_flight.fetch_sub(1, std::memory_order_relaxed); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  Backend* b_;
+};
+
+}  // namespace
+
+// One request's upstream side. The Cancel is shared with the disconnect watcher, which the
+// server stops only after the handler returned, so it must outlive this frame.
+struct Proxy::Exchange {
+  Backend* backend = nullptr;
+  std::shared_ptr<http::Cancel> cancel = std::make_shared<http::Cancel>();
+  bool watching = false;
+
+  bool watch(http::Request& req) {
+    if (!watching) watching = req.watch_disconnect([c = cancel] { c->cancel(); });
+    return watching;
+  }
+};
+
+Proxy::Proxy(Registry& registry, Picker& picker, Admission& admission)
+    : registry_(registry), picker_(picker), admission_(admission) {}
+
+void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  if (req.method() == http::Method::kConnect) {
+    (void)w.reply(405, "spindle-lb: CONNECT is not supported\n", kTextPlain);
+    return;
+  }
+  if (!admission_.admit()) {
+    overloaded_.fetch_add(1, std::memory_order_relaxed);
+    (void)w.reply(503, "spindle-lb: overloaded, retry later\n", kRetryAfter);
+    return;
+  }
+  std::shared_ptr<const Snapshot> snap = registry_.snapshot();
+  if (snap->backends.empty()) {
+    no_backend_.fetch_add(1, std::memory_order_relaxed);
+    (void)w.reply(503,
+                  "spindle-lb: no healthy backend (none registered, or all expired or "
+                  "deregistered)\n",
+                  kRetryAfter);
+  } else {
+    forward(req, w, *snap);
+  }
+  admission_.release();
+}
+
+void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot& snap) {
+  const http::RequestHead& head = req.head();
+  const http::Header* host = head.headers.find("Host");
+  ForwardedFields fields;
+  forward_request_fields(head.headers, client_ip(req.remote_address()),
+                         host != nullptr ? host->value : std::string_view(), fields);
+  const http::BodyFraming framing = http::request_framing(head);
+  const bool has_body = framing.kind != http::Framing::kNone;
+
+  Exchange x;
+  http::ClientRequest creq;
+  creq.method = head.method;
+  creq.method_token = head.method_token;
+  creq.target = head.target;
+  creq.host = host != nullptr ? host->value : std::string_view();
+  creq.headers = fields.fields;
+  if (has_body) {
+    creq.body = &req.body();
+    if (framing.kind == http::Framing::kContentLength) creq.content_length = framing.length;
+  }
+  creq.cancel = x.cancel.get();
+  if (!has_body) x.watch(req);
+
+  const Backend* avoid = nullptr;
+  bool retried = false;
+  for (int attempt = 0;; ++attempt) {
+    Backend* b = picker_.pick(snap, avoid);
+    x.backend = b;
+    InFlight counted(b);
+    const runtime::TimePoint start = runtime::Clock::now();
+    http::Result<http::ClientResponse> resp = http::Client::send(*b->pool, creq);
+    if (resp) {
+      Registry::record_success(*b, ns_since(start));
+      b->requests.fetch_add(1, std::memory_order_relaxed);
+      // Arm the disconnect watcher unless a body writer may still be reading the request.
+      if (!http::writes_body_in_background(creq)) x.watch(req);
+      stream_response(req, w, *resp, x);
+      return;
+    }
+    const http::Error& e = resp.error();
+    if (e.code == http::ErrorCode::kCanceled || req.client_gone()) {
+      canceled_.fetch_add(1, std::memory_order_relaxed);
+      return;  // nobody to answer
+    }
+    if (e.side == http::Side::kClient) {  // the client's own body broke
+      (void)w.reply(e.status != 0 ? e.status : 400, e.message() + "\n", kTextPlain);
+      return;
+    }
+    registry_.record_failure(*b, runtime::Clock::now());
+    avoid = b;
+    const bool body_untouched = !has_body || req.body().bytes_read() == 0;
+    if (dial_failed(e) && body_untouched && attempt + 1 < kMaxAttempts) {
+      failovers_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (!retried && e.retryable && !has_body && http::is_idempotent(head.method) &&
+        e.code != http::ErrorCode::kTimeout) {
+      retried = true;
+      retries_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    const bool timeout = e.code == http::ErrorCode::kTimeout && !dial_failed(e);
+    (timeout ? gateway_timeout_ : bad_gateway_).fetch_add(1, std::memory_order_relaxed);
+    std::string msg = "spindle-lb: backend " + b->url.url +
+                      (timeout ? " did not answer in time: " : " failed: ") + e.message() + "\n";
+    (void)w.reply(timeout ? 504 : 502, msg, kTextPlain);
+    return;
+  }
+}
+
+void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::ClientResponse& resp,
+                            Exchange& x) {
+  const http::ResponseHead& head = resp.head();
+  const http::BodyFraming framing = http::response_framing(req.method(), head);
+  ForwardedFields fields;
+  std::optional<std::uint64_t> length;
+  if (head.content_length && head.status != 204 && head.status != 304) {
+    length = head.content_length;
+  }
+  forward_response_fields(head.headers, length, fields);
+  if (head.status == 101 || !w.write_header(head.status, fields.fields)) {
+    // 101 cannot happen (Upgrade is never forwarded); a bad field from the backend is its bug.
+    bad_gateway_.fetch_add(1, std::memory_order_relaxed);
+    registry_.record_failure(*x.backend, runtime::Clock::now());
+    if (!w.header_written()) (void)w.reply(502, "spindle-lb: invalid response\n", kTextPlain);
+    return;
+  }
+  const bool streamed = framing.kind != http::Framing::kContentLength;
+  for (;;) {
+    auto piece = resp.body().next();
+    if (!piece) {
+      w.abort();
+      if (x.cancel->canceled()) {
+        canceled_.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        aborted_.fetch_add(1, std::memory_order_relaxed);
+        registry_.record_failure(*x.backend, runtime::Clock::now());
+      }
+      return;
+    }
+    if (piece->empty()) break;
+    if (!w.write(*piece)) {
+      x.cancel->cancel();  // the client is gone: do not pool a half-read upstream connection
+      canceled_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    // Unknown-length bodies may be streams (events, long polls): send each piece on.
+    if (streamed && !w.flush()) {
+      x.cancel->cancel();
+      return;
+    }
+  }
+}
+
+ProxyStats Proxy::stats() const {
+  ProxyStats s;
+  s.requests = requests_.load(std::memory_order_relaxed);
+  s.no_backend = no_backend_.load(std::memory_order_relaxed);
+  s.overloaded = overloaded_.load(std::memory_order_relaxed);
+  s.bad_gateway = bad_gateway_.load(std::memory_order_relaxed);
+  s.gateway_timeout = gateway_timeout_.load(std::memory_order_relaxed);
+  s.failovers = failovers_.load(std::memory_order_relaxed);
+  s.retries = retries_.load(std::memory_order_relaxed);
+  s.canceled = canceled_.load(std::memory_order_relaxed);
+  s.aborted = aborted_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace spindle::lb

@@ -1,0 +1,50 @@
+// Proxy: the handler that forwards every non-admin request to a backend chosen by the picker,
+// streaming bodies both ways, with admission control, failover, one retry and outlier
+// accounting. Design: the comment at the top of proxy.cc and docs/lb.md.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "http/client.h"
+#include "http/server.h"
+#include "lb/admission.h"
+#include "lb/picker.h"
+#include "lb/registry.h"
+
+namespace spindle::lb {
+
+struct ProxyStats {
+  std::uint64_t requests = 0;         // requests handled by the proxy (not admin)
+  std::uint64_t no_backend = 0;       // 503: nothing to route to
+  std::uint64_t overloaded = 0;       // 503: refused by admission
+  std::uint64_t bad_gateway = 0;      // 502 answered
+  std::uint64_t gateway_timeout = 0;  // 504 answered
+  std::uint64_t failovers = 0;        // connect failures sent to another backend
+  std::uint64_t retries = 0;          // idempotent requests retried after a reset
+  std::uint64_t canceled = 0;         // clients gone before the response ended
+  std::uint64_t aborted = 0;          // responses cut short by an upstream failure mid-body
+};
+
+class Proxy {
+ public:
+  Proxy(Registry& registry, Picker& picker, Admission& admission);
+
+  // The handler: runs on the client connection's goroutine, parks on upstream I/O.
+  void serve(http::Request& req, http::ResponseWriter& w);
+  ProxyStats stats() const;
+
+ private:
+  struct Exchange;
+  void forward(http::Request& req, http::ResponseWriter& w, const Snapshot& snap);
+  void stream_response(http::Request& req, http::ResponseWriter& w, http::ClientResponse& resp,
+                       Exchange& x);
+
+  Registry& registry_;
+  Picker& picker_;
+  Admission& admission_;
+  std::atomic<std::uint64_t> requests_{0}, no_backend_{0}, overloaded_{0}, bad_gateway_{0},
+      gateway_timeout_{0}, failovers_{0}, retries_{0}, canceled_{0}, aborted_{0};
+};
+
+}  // namespace spindle::lb

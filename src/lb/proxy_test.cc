@@ -1,0 +1,315 @@
+// In-process proxy tests: a Proxy on an http::Server on :0 in front of backends that are
+// http::Servers (or raw listeners for misbehaviour) on :0. Process-level tests of spindle-lb
+// live in tests/lb/.
+#include "lb/proxy.h"
+
+#include <gtest/gtest.h>
+
+#include "http/test_server.h"
+#include "runtime/sync/wait_group.h"
+#include "runtime/testing.h"
+#include "runtime/time.h"
+
+namespace spindle::lb {
+namespace {
+
+using namespace std::chrono_literals;
+using http::testing::TestServer;
+using runtime::Clock;
+
+class ProxyTest : public runtime::testing::RuntimeTest {};
+
+// The balancer minus flags: registry, round-robin, admission, proxy, server.
+struct Lb {
+  http::Client upstream;
+  Registry registry;
+  std::unique_ptr<Picker> picker = make_round_robin();
+  Admission admission;
+  Proxy proxy;
+  TestServer server;
+
+  explicit Lb(http::ClientOptions co = {}, std::int64_t limit = 0, runtime::Duration queue = 100ms)
+      : upstream(co),
+        registry({}, [this](const std::string& a) -> http::HostPool& { return upstream.pool(a); }),
+        admission(limit, queue),
+        proxy(registry, *picker, admission),
+        server([this](http::Request& req, http::ResponseWriter& w) { proxy.serve(req, w); }) {}
+  void add(const std::string& address) {
+    registry.add(*parse_backend_url("http://" + address), "", 1, true, Clock::now());
+  }
+};
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::string retry_after;
+};
+
+Reply get(const std::string& address, http::Method m = http::Method::kGet,
+          std::string_view body = {}) {
+  http::Client c;
+  http::ClientRequest req;
+  req.method = m;
+  req.target = "/path?q=1";
+  http::StringBody b(body);
+  if (!body.empty()) {
+    req.body = &b;
+    req.content_length = body.size();
+  }
+  auto r = c.send(address, req);
+  if (!r) return Reply{-1, r.error().message(), ""};
+  Reply out{r->status(), "", ""};
+  if (auto* h = r->headers().find("Retry-After")) out.retry_after = std::string(h->value);
+  for (;;) {
+    auto piece = r->body().next();
+    if (!piece || piece->empty()) break;
+    out.body += *piece;
+  }
+  return out;
+}
+
+// A backend that answers each connection's first request by closing the connection (no
+// response byte) for the first `failures` connections, then "ok" with Connection: close.
+struct FlakyBackend {
+  net::Listener l = std::move(*net::listen("127.0.0.1:0"));
+  runtime::WaitGroup wg;
+  std::atomic<int> conns{0};
+  int failures;
+  explicit FlakyBackend(int f) : failures(f) {
+    wg.add(1);
+    runtime::go([this] {
+      for (;;) {
+        auto c = l.accept();
+        if (!c) break;
+        int n = conns.fetch_add(1);
+        std::string got;
+        char buf[4096];
+        (void)c->set_deadline(Clock::now() + 5s);
+        while (got.find("\r\n\r\n") == std::string::npos) {
+          auto r = c->read(buf);
+          if (!r || *r == 0) break;
+          got.append(buf, *r);
+        }
+        if (n >= failures) {
+          (void)c->write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+        (void)c->close();
+      }
+      wg.done();
+    });
+  }
+  std::string address() const { return l.address().to_string(); }
+  void stop() {
+    (void)l.close();
+    wg.wait();
+  }
+};
+
+std::string closed_port_address() {
+  auto l = net::listen("127.0.0.1:0");
+  std::string a = l->address().to_string();
+  (void)l->close();
+  return a;
+}
+
+TEST_P(ProxyTest, NoBackendIs503WithAnExplanation) {
+  run([] {
+    Lb lb;
+    Reply r = get(lb.server.address());
+    EXPECT_EQ(r.status, 503);
+    EXPECT_NE(r.body.find("no healthy backend"), std::string::npos);
+    lb.server.stop();
+  });
+}
+
+TEST_P(ProxyTest, RoundRobinAndForwardingFields) {
+  run([] {
+    std::atomic<int> hits[2] = {0, 0};
+    std::string seen;
+    auto make = [&](int i) {
+      return [&, i](http::Request& req, http::ResponseWriter& w) {
+        hits[i].fetch_add(1);
+        if (i == 0) {
+          seen.clear();
+          for (const http::Header& h : req.headers()) {
+            seen += std::string(h.name) + ": " + std::string(h.value) + "\n";
+          }
+        }
+        (void)w.reply(200, std::string(req.target()) + " from " + std::to_string(i));
+      };
+    };
+    TestServer b0(make(0)), b1(make(1));
+    Lb lb;
+    lb.add(b0.address());
+    lb.add(b1.address());
+    for (int i = 0; i < 20; ++i) {
+      Reply r = get(lb.server.address());
+      ASSERT_EQ(r.status, 200);
+      EXPECT_EQ(r.body.substr(0, 9), "/path?q=1");
+    }
+    EXPECT_EQ(hits[0].load(), 10);
+    EXPECT_EQ(hits[1].load(), 10);
+    EXPECT_NE(seen.find("X-Forwarded-For: 127.0.0.1\n"), std::string::npos) << seen;
+    EXPECT_NE(seen.find("Via: 1.1 spindle-lb\n"), std::string::npos) << seen;
+    EXPECT_NE(seen.find("X-Forwarded-Proto: http\n"), std::string::npos) << seen;
+    // Keep-alive upstream: 20 requests, one connection per backend.
+    auto s0 = lb.upstream.pool(b0.address()).stats();
+    EXPECT_EQ(s0.new_connections, 1u);
+    EXPECT_EQ(s0.reuses, 9u);
+    lb.server.stop();
+    b0.stop();
+    b1.stop();
+  });
+}
+
+TEST_P(ProxyTest, StreamsALargeBodyBothWays) {
+  run([] {
+    TestServer echo([](http::Request& req, http::ResponseWriter& w) {
+      for (;;) {
+        auto piece = req.body().next();
+        if (!piece || piece->empty()) break;
+        if (!w.write(*piece)) return;
+      }
+    });
+    Lb lb;
+    lb.add(echo.address());
+    std::string body(8 << 20, 'x');
+    for (std::size_t i = 0; i < body.size(); i += 4096) body[i] = static_cast<char>('a' + i % 26);
+    Reply r = get(lb.server.address(), http::Method::kPut, body);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_TRUE(r.body == body) << r.body.size();
+    lb.server.stop();
+    echo.stop();
+  });
+}
+
+TEST_P(ProxyTest, ConnectRefusedFailsOverForAnyMethod) {
+  run([] {
+    TestServer ok([](http::Request&, http::ResponseWriter& w) { (void)w.reply(200, "ok"); });
+    Lb lb;
+    lb.add(closed_port_address());
+    lb.add(ok.address());
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(get(lb.server.address(), http::Method::kPost, "data").status, 200);
+      EXPECT_EQ(get(lb.server.address()).status, 200);
+    }
+    EXPECT_GE(lb.proxy.stats().failovers, 1u);
+    lb.server.stop();
+    ok.stop();
+  });
+}
+
+TEST_P(ProxyTest, AllRefusedIs502) {
+  run([] {
+    Lb lb;
+    lb.add(closed_port_address());
+    Reply r = get(lb.server.address());
+    EXPECT_EQ(r.status, 502);
+    EXPECT_NE(r.body.find("failed"), std::string::npos) << r.body;
+    lb.server.stop();
+  });
+}
+
+TEST_P(ProxyTest, ResetBeforeResponseRetriesGetButNotPost) {
+  run([] {
+    {
+      FlakyBackend b(1);
+      Lb lb;
+      lb.add(b.address());
+      Reply r = get(lb.server.address());
+      EXPECT_EQ(r.status, 200);
+      EXPECT_EQ(r.body, "ok");
+      EXPECT_EQ(b.conns.load(), 2);
+      EXPECT_EQ(lb.proxy.stats().retries, 1u);
+      lb.server.stop();
+      b.stop();
+    }
+    {
+      FlakyBackend b(1);
+      Lb lb;
+      lb.add(b.address());
+      Reply r = get(lb.server.address(), http::Method::kPost, "x");
+      EXPECT_EQ(r.status, 502);
+      EXPECT_EQ(b.conns.load(), 1);
+      lb.server.stop();
+      b.stop();
+    }
+  });
+}
+
+TEST_P(ProxyTest, ResponseHeaderTimeoutIs504) {
+  run([] {
+    TestServer slow([](http::Request&, http::ResponseWriter& w) {
+      runtime::sleep_for(300ms);
+      (void)w.reply(200, "late");
+    });
+    http::ClientOptions o;
+    o.response_header_timeout = 50ms;
+    Lb lb(o);
+    lb.add(slow.address());
+    Reply r = get(lb.server.address());
+    EXPECT_EQ(r.status, 504);
+    EXPECT_EQ(lb.proxy.stats().gateway_timeout, 1u);
+    lb.server.stop();
+    slow.stop();
+  });
+}
+
+TEST_P(ProxyTest, OverloadIs503WithRetryAfter) {
+  run([] {
+    TestServer slow([](http::Request&, http::ResponseWriter& w) {
+      runtime::sleep_for(200ms);
+      (void)w.reply(200, "ok");
+    });
+    Lb lb({}, /*limit=*/1, /*queue=*/20ms);
+    lb.add(slow.address());
+    runtime::WaitGroup wg;
+    Reply a, b;
+    wg.add(2);
+    runtime::go([&] {
+      a = get(lb.server.address());
+      wg.done();
+    });
+    runtime::go([&] {
+      b = get(lb.server.address());
+      wg.done();
+    });
+    wg.wait();
+    EXPECT_EQ(std::min(a.status, b.status), 200);
+    Reply& refused = a.status == 503 ? a : b;
+    EXPECT_EQ(refused.status, 503);
+    EXPECT_EQ(refused.retry_after, "1");
+    lb.server.stop();
+    slow.stop();
+  });
+}
+
+TEST_P(ProxyTest, ClientDisconnectCancelsTheUpstreamRequest) {
+  run([] {
+    TestServer slow([](http::Request&, http::ResponseWriter& w) {
+      runtime::sleep_for(300ms);
+      (void)w.reply(200, "late");
+    });
+    Lb lb;
+    lb.add(slow.address());
+    {
+      net::Conn c = http::testing::dial(lb.server);
+      ASSERT_TRUE(c.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+      runtime::sleep_for(50ms);
+    }  // closed: the proxy cancels
+    auto deadline = Clock::now() + 2s;
+    while (lb.proxy.stats().canceled == 0 && Clock::now() < deadline) runtime::sleep_for(5ms);
+    EXPECT_EQ(lb.proxy.stats().canceled, 1u);
+    EXPECT_EQ(lb.registry.snapshot()->backends[0]->in_flight.load(), 0);
+    lb.server.stop();
+    slow.stop();
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Procs, ProxyTest, ::testing::Values(1, 4),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return "P" + std::to_string(info.param);
+                         });
+
+}  // namespace
+}  // namespace spindle::lb

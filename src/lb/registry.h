@@ -1,0 +1,104 @@
+// Registry: the backends the balancer knows, keyed by normalised URL, and the snapshot of the
+// routable ones that requests read (snapshot.h). Registration, heartbeats and deregistration
+// come from the admin API (admin.h); expiry and the end of ejections from the sweeper
+// (Balancer); ejections from the proxy's outlier detection. All writers take mu_, which the
+// request path never takes except to eject a failing backend. Design: docs/lb.md.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lb/backend.h"
+#include "lb/snapshot.h"
+#include "runtime/sync/mutex.h"
+
+namespace spindle::lb {
+
+using namespace std::chrono_literals;
+
+struct RegistryOptions {
+  runtime::Clock::duration heartbeat_timeout = 3s;
+  std::size_t max_backends = 1024;
+  // Expiry panic threshold: when more than this share of the dynamic backends (and at least
+  // two) would expire in one sweep, none is removed (Envoy's panic threshold, Eureka's
+  // self-preservation): the balancer's own network is the likelier culprit.
+  double panic_share = 0.5;
+  // Outlier detection: this many consecutive failures eject a backend for
+  // eject_base × 2^(ejections so far), at most eject_max; at most max_ejected_share of the
+  // backends are ejected at once.
+  std::uint32_t eject_after = 5;
+  runtime::Clock::duration eject_base = 5s;
+  runtime::Clock::duration eject_max = 300s;
+  double max_ejected_share = 0.5;
+};
+
+enum class RegisterOutcome { kAdded, kRefreshed, kFull };
+
+// One row of GET /_lb/backends.
+struct BackendStatus {
+  std::string url, name;
+  int weight = 1;
+  bool is_static = false, healthy = false, ejected = false;
+  std::int64_t in_flight = 0;
+  std::uint64_t requests = 0, failures = 0;
+  std::int64_t last_heartbeat_ms_ago = 0;
+};
+
+struct SweepResult {
+  std::size_t expired = 0;     // removed for missing heartbeats
+  std::size_t kept = 0;        // would have expired, kept by the panic threshold
+  std::size_t readmitted = 0;  // ejections that ended
+};
+
+class Registry {
+ public:
+  // pool_for gives the connection pool of an address (the proxy's Client owns them).
+  using PoolFor = std::function<http::HostPool&(const std::string& address)>;
+  Registry(RegistryOptions options, PoolFor pool_for);
+
+  // Adds a backend, or refreshes its heartbeat if the URL is known. From a goroutine.
+  RegisterOutcome add(const BackendUrl& url, std::string name, int weight, bool is_static,
+                      runtime::TimePoint now);
+  // Refreshes the heartbeat; false if the URL is unknown (the backend registers again).
+  bool heartbeat(const std::string& url, runtime::TimePoint now);
+  // Removes the backend: no new request goes there; requests in flight finish. False: unknown.
+  bool remove(const std::string& url);
+
+  // Expires silent backends (or keeps them past the panic threshold) and readmits those whose
+  // ejection ended. Called by the sweeper goroutine, or by tests with a chosen `now`.
+  SweepResult sweep(runtime::TimePoint now);
+
+  // Request path, lock-free: the current snapshot.
+  std::shared_ptr<const Snapshot> snapshot() const { return holder_.load(); }
+  // Outlier detection, from the request path: a success resets the failure run; a failure
+  // may eject (then mu_ is taken to publish a new snapshot).
+  static void record_success(Backend& b, std::uint64_t latency_ns);
+  void record_failure(Backend& b, runtime::TimePoint now);
+
+  std::vector<BackendStatus> status(runtime::TimePoint now) const;
+  std::size_t size() const;
+  bool in_panic() const { return in_panic_.load(std::memory_order_relaxed); }
+  std::uint64_t panic_sweeps() const { return panic_sweeps_.load(std::memory_order_relaxed); }
+  std::uint64_t ejections() const { return ejections_.load(std::memory_order_relaxed); }
+  const RegistryOptions& options() const { return options_; }
+
+ private:
+  void publish() REQUIRES(mu_);  // rebuilds the snapshot from backends_
+  bool eject_locked(Backend& b, runtime::TimePoint now) REQUIRES(mu_);
+
+  const RegistryOptions options_;
+  const PoolFor pool_for_;
+  mutable runtime::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Backend>> backends_ GUARDED_BY(mu_);
+  std::vector<std::string> kept_by_panic_ GUARDED_BY(mu_);  // URLs past their timeout, kept
+  SnapshotHolder holder_;
+  std::atomic<bool> in_panic_{false};
+  std::atomic<std::uint64_t> panic_sweeps_{0};
+  std::atomic<std::uint64_t> ejections_{0};
+};
+
+}  // namespace spindle::lb

@@ -1,0 +1,162 @@
+#include "lb/registry.h"
+
+#include <gtest/gtest.h>
+
+#include "http/client.h"
+#include "runtime/testing.h"
+#include "runtime/time.h"
+
+namespace spindle::lb {
+namespace {
+
+using namespace std::chrono_literals;
+using runtime::Clock;
+
+class RegistryTest : public runtime::testing::RuntimeTest {};
+
+BackendUrl url(int i) { return *parse_backend_url("http://127.0.0.1:" + std::to_string(9000 + i)); }
+
+struct World {
+  http::Client client;
+  Registry registry;
+  explicit World(RegistryOptions o)
+      : registry(o, [this](const std::string& a) -> http::HostPool& { return client.pool(a); }) {}
+};
+
+TEST_P(RegistryTest, RegisterTwiceIsAHeartbeat) {
+  run([] {
+    World w({});
+    auto t0 = Clock::now();
+    EXPECT_EQ(w.registry.add(url(1), "a", 1, false, t0), RegisterOutcome::kAdded);
+    EXPECT_EQ(w.registry.add(url(1), "a", 1, false, t0 + 1s), RegisterOutcome::kRefreshed);
+    EXPECT_EQ(w.registry.size(), 1u);
+    EXPECT_EQ(w.registry.snapshot()->backends.size(), 1u);
+    EXPECT_TRUE(w.registry.heartbeat(url(1).url, t0 + 2s));
+    EXPECT_FALSE(w.registry.heartbeat(url(2).url, t0 + 2s));
+    EXPECT_TRUE(w.registry.remove(url(1).url));
+    EXPECT_FALSE(w.registry.remove(url(1).url));
+    EXPECT_TRUE(w.registry.snapshot()->backends.empty());
+  });
+}
+
+TEST_P(RegistryTest, MaxBackends) {
+  run([] {
+    RegistryOptions o;
+    o.max_backends = 2;
+    World w(o);
+    auto t = Clock::now();
+    EXPECT_EQ(w.registry.add(url(1), "", 1, false, t), RegisterOutcome::kAdded);
+    EXPECT_EQ(w.registry.add(url(2), "", 1, false, t), RegisterOutcome::kAdded);
+    EXPECT_EQ(w.registry.add(url(3), "", 1, false, t), RegisterOutcome::kFull);
+    EXPECT_EQ(w.registry.add(url(1), "", 1, false, t), RegisterOutcome::kRefreshed);
+  });
+}
+
+TEST_P(RegistryTest, ExpiresSilentBackendsButNotStaticOnes) {
+  run([] {
+    RegistryOptions o;
+    o.heartbeat_timeout = 3s;
+    World w(o);
+    auto t0 = Clock::now();
+    for (int i = 1; i <= 4; ++i) w.registry.add(url(i), "", 1, false, t0);
+    w.registry.add(url(9), "", 1, true, t0);
+    for (int i = 1; i <= 3; ++i) w.registry.heartbeat(url(i).url, t0 + 2s);
+    EXPECT_EQ(w.registry.sweep(t0 + 2900ms).expired, 0u);
+    SweepResult r = w.registry.sweep(t0 + 3100ms);
+    EXPECT_EQ(r.expired, 1u);  // backend 4: silent since t0
+    EXPECT_EQ(w.registry.size(), 4u);
+    // The other three fall silent together (3 of 3): kept by the panic threshold.
+    SweepResult all = w.registry.sweep(t0 + 5100ms);
+    EXPECT_EQ(all.expired, 0u);
+    EXPECT_EQ(all.kept, 3u);
+    EXPECT_EQ(w.registry.size(), 4u);
+  });
+}
+
+TEST_P(RegistryTest, PanicThresholdKeepsBackendsThatFallSilentTogether) {
+  run([] {
+    RegistryOptions o;
+    o.heartbeat_timeout = 3s;
+    World w(o);
+    auto t0 = Clock::now();
+    for (int i = 1; i <= 4; ++i) w.registry.add(url(i), "", 1, false, t0);
+    w.registry.heartbeat(url(1).url, t0 + 2s);
+    // 3 of 4 silent at once: more than half, so all are kept and routed to.
+    SweepResult r = w.registry.sweep(t0 + 3500ms);
+    EXPECT_EQ(r.expired, 0u);
+    EXPECT_EQ(r.kept, 3u);
+    EXPECT_TRUE(w.registry.in_panic());
+    EXPECT_EQ(w.registry.snapshot()->backends.size(), 4u);
+    EXPECT_EQ(w.registry.panic_sweeps(), 1u);
+    // Heartbeats resume: panic ends.
+    for (int i = 1; i <= 4; ++i) w.registry.heartbeat(url(i).url, t0 + 4s);
+    EXPECT_EQ(w.registry.sweep(t0 + 4500ms).kept, 0u);
+    EXPECT_FALSE(w.registry.in_panic());
+  });
+}
+
+TEST_P(RegistryTest, ConsecutiveFailuresEjectWithGrowingBackoffAndACap) {
+  run([] {
+    RegistryOptions o;
+    o.eject_after = 5;
+    o.eject_base = 1s;
+    o.max_ejected_share = 0.5;
+    World w(o);
+    auto t0 = Clock::now();
+    for (int i = 1; i <= 4; ++i) w.registry.add(url(i), "", 1, true, t0);
+    auto snap = w.registry.snapshot();
+    Backend& b1 = *snap->backends[0];
+    Backend& b2 = *snap->backends[1];
+    Backend& b3 = *snap->backends[2];
+    for (int i = 0; i < 4; ++i) w.registry.record_failure(b1, t0);
+    EXPECT_FALSE(b1.ejected());
+    Registry::record_success(b1, 1000);  // a success resets the run
+    for (int i = 0; i < 4; ++i) w.registry.record_failure(b1, t0);
+    EXPECT_FALSE(b1.ejected());
+    w.registry.record_failure(b1, t0);
+    EXPECT_TRUE(b1.ejected());
+    EXPECT_EQ(w.registry.snapshot()->backends.size(), 3u);
+    for (int i = 0; i < 5; ++i) w.registry.record_failure(b2, t0);
+    EXPECT_TRUE(b2.ejected());
+    // Two of four ejected: the 50% cap stops a third.
+    for (int i = 0; i < 5; ++i) w.registry.record_failure(b3, t0);
+    EXPECT_FALSE(b3.ejected());
+    EXPECT_EQ(w.registry.snapshot()->backends.size(), 2u);
+    // Readmitted after the back-off (1 s for a first ejection).
+    EXPECT_EQ(w.registry.sweep(t0 + 900ms).readmitted, 0u);
+    EXPECT_EQ(w.registry.sweep(t0 + 1100ms).readmitted, 2u);
+    EXPECT_EQ(w.registry.snapshot()->backends.size(), 4u);
+    // A second ejection lasts twice as long.
+    for (int i = 0; i < 5; ++i) w.registry.record_failure(b1, t0 + 2s);
+    EXPECT_TRUE(b1.ejected());
+    EXPECT_EQ(w.registry.sweep(t0 + 3500ms).readmitted, 0u);
+    EXPECT_EQ(w.registry.sweep(t0 + 4100ms).readmitted, 1u);
+  });
+}
+
+TEST_P(RegistryTest, RealTimeExpiryWithinTimeoutPlusOneSecond) {
+  if (procs() != 2) GTEST_SKIP() << "timing test: one processor count is enough";
+  run([] {
+    RegistryOptions o;
+    o.heartbeat_timeout = 200ms;
+    World w(o);
+    w.registry.add(url(1), "", 1, false, Clock::now());
+    w.registry.add(url(2), "", 1, false, Clock::now());
+    w.registry.add(url(3), "", 1, false, Clock::now());
+    auto start = Clock::now();
+    // Backends 2 and 3 keep heartbeating; 1 falls silent. A sweeper like the Balancer's.
+    while (w.registry.size() == 3 && Clock::now() - start < 5s) {
+      w.registry.heartbeat(url(2).url, Clock::now());
+      w.registry.heartbeat(url(3).url, Clock::now());
+      runtime::sleep_for(50ms);
+      w.registry.sweep(Clock::now());
+    }
+    EXPECT_EQ(w.registry.size(), 2u);
+    EXPECT_LT(Clock::now() - start, 1200ms);
+  });
+}
+
+SPINDLE_INSTANTIATE_PROCS(RegistryTest);
+
+}  // namespace
+}  // namespace spindle::lb
