@@ -9,8 +9,8 @@
 #include <cstring>
 #include <string>
 
-#include "base/duration.h"
 #include "http/server.h"
+#include "lb/duration.h"
 #include "net/listener.h"
 #include "registration.h"
 #include "runtime/channel.h"
@@ -55,7 +55,7 @@ void add_flags(CLI::App& app, Flags& f) {
 
 // Parses a duration flag into *out; prints the error and returns false when it is invalid.
 bool duration_flag(const char* flag, const std::string& text, std::chrono::nanoseconds* out) {
-  auto d = base::parse_duration(text);
+  auto d = lb::parse_duration(text);
   if (!d) {
     std::fprintf(stderr, "spindle-backend: %s: %s\n", flag, d.error().c_str());
     return false;
