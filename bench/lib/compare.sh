@@ -9,6 +9,8 @@
 #                                runs A and B RUNS times each, in the order AB BA AB ...,
 #                                and appends their RESULT values as one row
 #   bench_table A_NAME B_NAME    prints the table for the rows file
+#   bench_cpu_ticks PID          utime+stime clock ticks of PID and its child processes
+#   bench_free_port              a free loopback TCP port (for servers that cannot bind :0)
 
 BENCH_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}  # seconds one run may take before it counts as failed
@@ -66,4 +68,17 @@ bench_pair() {
 
 bench_table() {
   python3 "$BENCH_LIB/results.py" table --a "$1" --b "$2" "$BENCH_ROWS"
+}
+
+bench_cpu_ticks() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" || true); do
+    [[ -r /proc/$p/stat ]] || continue
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
+
+bench_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

@@ -1,0 +1,155 @@
+// spindle-backend: the downstream service behind spindle-lb (docs/lb-contract.md). Serves
+// "hello from NAME" (routes in service.h), registers with the LB given by --lb and heartbeats
+// (registration.h), and on SIGTERM/SIGINT deregisters, drains in-flight requests and exits 0.
+// Prints the bound address as the first line of stdout. Flags and wiring only.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "http/server.h"
+#include "lb/duration.h"
+#include "net/listener.h"
+#include "registration.h"
+#include "runtime/channel.h"
+#include "runtime/runtime.h"
+#include "service.h"
+#include "signals.h"
+
+namespace {
+
+using namespace spindle;
+
+struct Flags {
+  std::string listen = "127.0.0.1:0";
+  std::string lb, advertise, name, token;
+  std::string delay = "0", cpu_work = "0", drain_timeout = "30s";
+  std::uint64_t body_bytes = 0;
+  double fail_ratio = 0;
+  int procs = 0;
+};
+
+void add_flags(CLI::App& app, Flags& f) {
+  app.add_option("--listen", f.listen, "address to serve on; the bound one is printed")
+      ->capture_default_str();
+  app.add_option("--lb", f.lb, "balancer to register with: http://HOST:PORT");
+  app.add_option("--advertise", f.advertise, "URL the LB proxies to (default http://BOUND_ADDR)");
+  app.add_option("--name", f.name, "name in answers and registration (default backend-PORT)");
+  app.add_option("--register-token", f.token, "bearer token for /_lb/ calls")
+      ->envname("SPINDLE_REGISTER_TOKEN");
+  app.add_option("--delay", f.delay, "sleep before answering (250ms, 3s, 1m)")
+      ->capture_default_str();
+  app.add_option("--cpu-work", f.cpu_work, "busy loop before answering")->capture_default_str();
+  app.add_option("--body-bytes", f.body_bytes, "body size of GET / (0: the hello text)")
+      ->capture_default_str();
+  app.add_option("--fail-ratio", f.fail_ratio, "share of requests answered 500")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--drain-timeout", f.drain_timeout, "longest wait for in-flight requests at exit")
+      ->capture_default_str();
+  app.add_option("--procs", f.procs, "processors (0: SPINDLE_MAXPROCS or the CPUs)")
+      ->capture_default_str();
+}
+
+// Parses a duration flag into *out; prints the error and returns false when it is invalid.
+bool duration_flag(const char* flag, const std::string& text, std::chrono::nanoseconds* out) {
+  auto d = lb::parse_duration(text);
+  if (!d) {
+    std::fprintf(stderr, "spindle-backend: %s: %s\n", flag, d.error().c_str());
+    return false;
+  }
+  *out = *d;
+  return true;
+}
+
+// Serves until SIGTERM/SIGINT, then deregisters and drains. Runs as the main goroutine.
+int serve(const Flags& f, backend::ServiceOptions service_options, net::Duration drain) {
+  auto l = net::listen(f.listen);
+  if (!l) {
+    std::fprintf(stderr, "spindle-backend: listen %s: %s\n", f.listen.c_str(),
+                 l.error().message().c_str());
+    return 1;
+  }
+  const net::Address bound = l->address();
+  std::printf("%s\n", bound.to_string().c_str());
+  std::fflush(stdout);
+  if (service_options.name.empty())
+    service_options.name = "backend-" + std::to_string(bound.port());
+  std::string advertise = f.advertise;
+  if (advertise.empty()) {
+    std::string host = bound.to_string();
+    if (host.starts_with("0.0.0.0:")) host = "127.0.0.1:" + std::to_string(bound.port());
+    advertise = "http://" + host;
+  }
+
+  backend::Service service(service_options);
+  http::Server server(
+      [&service](http::Request& req, http::ResponseWriter& w) { service.handle(req, w); });
+  service.set_server(&server);
+  auto served = runtime::make_chan<int>(1);
+  runtime::go([&] {
+    auto r = server.serve(*l);
+    if (!r) std::fprintf(stderr, "spindle-backend: serve: %s\n", r.error().message().c_str());
+    served.send(r ? 0 : 1);
+  });
+
+  auto stop = runtime::make_chan<bool>();
+  auto registration_done = runtime::make_chan<bool>(1);
+  std::unique_ptr<backend::Registration> registration;
+  if (!f.lb.empty()) {
+    registration = std::make_unique<backend::Registration>(backend::RegistrationOptions{
+        *backend::lb_address(f.lb), advertise, service_options.name, f.token});
+    runtime::go([&] {
+      registration->run(stop);
+      registration_done.send(true);
+    });
+  }
+
+  auto sig = backend::wait_for_signal({SIGTERM, SIGINT});
+  if (!sig) std::fprintf(stderr, "spindle-backend: %s\n", sig.error().c_str());
+  std::fprintf(stderr, "spindle-backend %s: %s: deregistering and draining\n",
+               service_options.name.c_str(), sig ? strsignal(*sig) : "error");
+  stop.close();
+  if (registration) {
+    registration_done.recv();
+    registration->deregister();
+  }
+  server.shutdown(drain);
+  int rc = *served.recv();
+  std::fprintf(stderr, "spindle-backend %s: stopped\n", service_options.name.c_str());
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"spindle-backend: a backend service for spindle-lb"};
+  Flags f;
+  add_flags(app, f);
+  CLI11_PARSE(app, argc, argv);
+
+  backend::ServiceOptions service{f.name, {}, {}, f.body_bytes, f.fail_ratio};
+  std::chrono::nanoseconds drain{};
+  if (!duration_flag("--delay", f.delay, &service.delay) ||
+      !duration_flag("--cpu-work", f.cpu_work, &service.cpu_work) ||
+      !duration_flag("--drain-timeout", f.drain_timeout, &drain)) {
+    return 2;
+  }
+  if (!f.lb.empty()) {
+    if (auto a = backend::lb_address(f.lb); !a) {
+      std::fprintf(stderr, "spindle-backend: %s (got %s)\n", a.error().message.c_str(),
+                   f.lb.c_str());
+      return 2;
+    }
+  }
+
+  // Before any thread exists, so every runtime thread inherits the mask (signals.h).
+  backend::block_signals({SIGTERM, SIGINT});
+  signal(SIGPIPE, SIG_IGN);
+  int rc = 0;
+  runtime::Runtime rt(runtime::Options{.procs = f.procs});
+  rt.run([&] { rc = serve(f, service, std::chrono::duration_cast<net::Duration>(drain)); });
+  return rc;
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""The registration API's bad input and access control (docs/lb-contract.md, "Contract" and
+"Bad input"): malformed JSON, URLs that are not http://host:port, a URL pointing at the LB
+itself, too many backends, missing or wrong tokens → 4xx with a clear message; and the refusal
+to start with open registration on a non-loopback address."""
+import json
+import unittest
+
+from lbtest import SLOW, LbTestCase, Proc, LB_BIN, request
+
+
+class BadInput(LbTestCase):
+    def assert_4xx(self, r, what):
+        self.assertTrue(400 <= r.status < 500, f"{what}: got {r.status} {r.text!r}")
+        self.assertGreater(len(r.text.strip()), 3, f"{what}: 4xx without a message")
+
+    def test_malformed_json(self):
+        lb = self.start_lb()
+        for raw in ("{", "not json", '{"url": }', "[]", '"http://127.0.0.1:1"', "", "{}",
+                    '{"url": 42}', '{"url": null}', '{"name": "x"}', "\x00\xff"):
+            for path in ("/_lb/register", "/_lb/heartbeat", "/_lb/deregister"):
+                self.assert_4xx(self.admin(lb, path, None, raw=raw), f"{path} {raw!r}")
+        self.assertEqual(self.backends(lb), [])
+        self.assertTrue(lb.alive())
+
+    def test_url_not_http_host_port(self):
+        lb = self.start_lb()
+        for url in ("https://127.0.0.1:8443", "ftp://127.0.0.1:21", "127.0.0.1:80",
+                    "http://127.0.0.1", "http://:80", "http://127.0.0.1:notaport",
+                    "http://127.0.0.1:99999", "http://user@127.0.0.1:80", "", "http://",
+                    "http://127.0.0.1:80/path", "http://127.0.0.1:80?q", "javascript:alert(1)"):
+            self.assert_4xx(self.register(lb, url), f"register {url!r}")
+        self.assertEqual(self.backends(lb), [])
+
+    def test_url_pointing_at_the_lb_itself(self):
+        lb = self.start_lb()
+        port = lb.addr.rsplit(":", 1)[1]
+        for url in (lb.url, f"http://localhost:{port}", f"http://127.0.0.1:{port}"):
+            self.assert_4xx(self.register(lb, url), f"register the LB itself {url!r}")
+        self.assertEqual(self.backends(lb), [])
+
+    def test_too_many_backends(self):
+        lb = self.start_lb("--max-backends", "2")
+        bs = [self.start_backend(name=f"m{i}") for i in range(3)]
+        self.assertEqual(self.register(lb, bs[0].url).status, 200)
+        self.assertEqual(self.register(lb, bs[1].url).status, 200)
+        self.assert_4xx(self.register(lb, bs[2].url), "third backend over --max-backends 2")
+        self.assertEqual(self.register(lb, bs[1].url).status, 200)  # a known one: a heartbeat
+        self.assertEqual(len(self.backends(lb)), 2)
+
+    def test_token_required_for_the_three_posts(self):
+        lb = self.start_lb("--register-token", "s3cret")
+        b = self.start_backend(name="t")
+        for token in (None, "wrong", "", "s3cre", "s3cret2", "S3CRET"):
+            for path in ("/_lb/register", "/_lb/heartbeat", "/_lb/deregister"):
+                r = self.admin(lb, path, {"url": b.url}, token=token)
+                self.assertEqual(r.status, 401, f"{path} token {token!r}: {r.status} {r.text}")
+                self.assertTrue(r.text.strip(), "401 without a message")
+        r = request(lb.addr, "POST", "/_lb/register", body=json.dumps({"url": b.url}),
+                    headers={"Authorization": "Basic s3cret"})
+        self.assertEqual(r.status, 401, "a token under another scheme was accepted")
+        self.assertEqual(self.register(lb, b.url, token="s3cret").status, 200)
+        self.assertEqual(self.admin(lb, "/_lb/heartbeat", {"url": b.url}, token="s3cret").status,
+                         204)
+        self.assertEqual(request(lb.addr).status, 200)
+
+    def test_token_from_environment_and_backend_sends_it(self):
+        lb = self.start_lb(env={"SPINDLE_REGISTER_TOKEN": "envtok"})
+        self.assertEqual(self.register(lb, "http://127.0.0.1:9", token="nope").status, 401)
+        b = self.start_backend(lb, "--register-token", "envtok", name="tok")
+        self.wait_backends(lb, [b])
+        self.assertEqual(request(lb.addr).text.strip(), "hello from tok")
+
+
+class StartupSafety(LbTestCase):
+    def run_lb(self, *flags, env=None):
+        """Starts spindle-lb expecting it to exit at once: (exit code, stderr)."""
+        p = Proc([LB_BIN, "--debug-listen", "off", *flags], "spindle-lb", env=env,
+                 expect_address=False)
+        self.procs.append(p)
+        try:
+            return p.wait(10 * SLOW), p.stderr()
+        except AssertionError:
+            self.fail(f"spindle-lb {' '.join(flags)} did not refuse to start")
+
+    def test_refuses_non_loopback_without_token(self):
+        code, err = self.run_lb("--listen", "0.0.0.0:0", env={"SPINDLE_REGISTER_TOKEN": ""})
+        self.assertNotEqual(code, 0)
+        self.assertIn("token", err.lower(), f"the refusal does not say why: {err!r}")
+
+    def test_starts_non_loopback_with_token_or_insecure_flag(self):
+        lb = self.start_lb("--register-token", "t", listen="0.0.0.0:0")
+        self.assertTrue(lb.alive())
+        lb2 = self.start_lb("--insecure-open-registration", listen="0.0.0.0:0")
+        self.assertTrue(lb2.alive())
+
+    def test_help_documents_every_flag(self):
+        p = Proc([LB_BIN, "--help"], "spindle-lb", expect_address=False)
+        self.procs.append(p)
+        p.wait(10 * SLOW)
+        out = p.p.stdout.read().decode() + p.stderr()
+        for flag in ("--listen", "--debug-listen", "--register-token", "--insecure-open-registration",
+                     "--policy", "--backend", "--heartbeat-timeout", "--max-idle-per-backend",
+                     "--max-conns-per-backend", "--connect-timeout", "--response-header-timeout",
+                     "--idle-timeout", "--max-in-flight", "--procs", "--max-backends"):
+            self.assertIn(flag, out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""spindle-lb registration, heartbeats, expiry within timeout + 1 s, re-registration after a
+404, and the panic threshold (docs/lb-contract.md: "Contract" and "Failures")."""
+import collections
+import signal
+import threading
+import time
+import unittest
+
+from lbtest import (SLOW, LbTestCase, closed_port, in_threads, name_of, request, wait_until)
+
+
+class Url:
+    """An LB address for start_backend when no LB process exists (yet)."""
+
+    def __init__(self, url):
+        self.url = url
+
+TIMEOUT_S = 1.0  # --heartbeat-timeout of these tests
+FIELDS = ("url", "name", "healthy", "in_flight", "requests", "failures", "last_heartbeat_ms_ago")
+
+
+class Registration(LbTestCase):
+    def test_register_answers_heartbeat_interval_and_lists_backend(self):
+        lb = self.start_lb()
+        b = self.start_backend(name="solo")  # registered by the test, not by itself
+        r = self.register(lb, b.url, name="solo")
+        self.assertEqual(r.status, 200, r.text)
+        interval = r.json()["heartbeat_interval_ms"]
+        self.assertIsInstance(interval, (int, float))
+        self.assertGreater(interval, 0)
+        entry = self.backend_entry(lb, b.url)
+        self.assertIsNotNone(entry, self.backends(lb))
+        for field in FIELDS:
+            self.assertIn(field, entry)
+        self.assertEqual(entry["name"], "solo")
+        self.assertIs(entry["healthy"], True)
+        self.assertEqual(name_of(request(lb.addr)), "solo")
+
+    def test_registering_again_is_a_heartbeat_not_a_duplicate(self):
+        lb = self.start_lb()
+        b = self.start_backend(name="twice")
+        for _ in range(3):
+            self.assertEqual(self.register(lb, b.url, name="twice").status, 200)
+        urls = [e["url"].rstrip("/") for e in self.backends(lb)]
+        self.assertEqual(urls.count(b.url), 1, urls)
+
+    def test_heartbeat_204_known_404_unknown(self):
+        lb = self.start_lb()
+        b = self.start_backend(name="hb")
+        self.assertEqual(self.register(lb, b.url).status, 200)
+        self.assertEqual(self.admin(lb, "/_lb/heartbeat", {"url": b.url}).status, 204)
+        r = self.admin(lb, "/_lb/heartbeat", {"url": "http://127.0.0.1:9"})
+        self.assertEqual(r.status, 404, r.text)
+
+    def test_deregister_204_then_no_new_requests(self):
+        lb = self.start_lb()
+        a, b = self.start_backend(name="stay"), self.start_backend(name="leave")
+        for x in (a, b):
+            self.assertEqual(self.register(lb, x.url, name=x.backend_name).status, 200)
+        self.assertEqual(self.admin(lb, "/_lb/deregister", {"url": b.url}).status, 204)
+        names = {name_of(request(lb.addr)) for _ in range(10)}
+        self.assertEqual(names, {"stay"})
+        self.assertEqual(self.stats(b)["requests"], 0)
+
+    def test_backend_process_registers_and_heartbeats_past_the_timeout(self):
+        lb, (b,) = self.lb_with_backends(1, "--heartbeat-timeout", "1s")
+        # Three timeouts later it is still there, kept alive by its own heartbeats.
+        first = self.backend_entry(lb, b.url)
+        deadline = time.monotonic() + 3 * TIMEOUT_S
+        while time.monotonic() < deadline:
+            self.assertTrue(self.routable(lb, b.url), self.backends(lb))
+            time.sleep(0.1)
+        self.assertLess(self.backend_entry(lb, b.url)["last_heartbeat_ms_ago"], 1000 * TIMEOUT_S,
+                        first)
+        self.assertEqual(name_of(request(lb.addr)), "b0")
+
+    def test_silent_backend_expires_within_timeout_plus_1s(self):
+        # Three heartbeating backends and one the test registers once and never again: only a
+        # minority is silent, so no panic threshold applies and it must go.
+        lb, live = self.lb_with_backends(3, "--heartbeat-timeout", "1s")
+        silent = self.start_backend(name="silent")
+        self.assertEqual(self.register(lb, silent.url, name="silent").status, 200)
+        registered = time.monotonic()
+        wait_until(lambda: not self.routable(lb, silent.url), TIMEOUT_S + 1.0 + 0.25,
+                   what="the silent backend to expire within timeout + 1 s")
+        self.assertLessEqual(time.monotonic() - registered, TIMEOUT_S + 1.25)
+        before = self.stats(silent)["requests"]
+        names = collections.Counter(name_of(request(lb.addr)) for _ in range(12))
+        self.assertEqual(set(names), {"b0", "b1", "b2"}, names)
+        self.assertEqual(self.stats(silent)["requests"], before)
+        self.assertTrue(all(self.routable(lb, b.url) for b in live))
+
+    def test_expired_backend_registers_again_after_404(self):
+        lb, live = self.lb_with_backends(3, "--heartbeat-timeout", "1s")
+        b = self.start_backend(lb, name="sleepy")
+        self.wait_backends(lb, [b])
+        b.signal(signal.SIGSTOP)  # its heartbeats stop; a minority: it expires
+        try:
+            wait_until(lambda: not self.routable(lb, b.url), (TIMEOUT_S + 1.25) * SLOW,
+                       what="the stopped backend to expire")
+        finally:
+            b.signal(signal.SIGCONT)
+        # Its next heartbeat gets 404, it registers again and traffic reaches it.
+        wait_until(lambda: self.routable(lb, b.url), 5 * SLOW, what="re-registration after 404")
+        names = {name_of(request(lb.addr)) for _ in range(8)}
+        self.assertIn("sleepy", names)
+        self.assertIn("404", b.stderr())
+
+    def test_panic_threshold_keeps_routing_when_most_backends_go_silent(self):
+        lb, bs = self.lb_with_backends(4, "--heartbeat-timeout", "1s")
+        silent, threads = bs[1:], []
+        for b in silent:
+            b.signal(signal.SIGSTOP)
+        try:
+            # Past timeout + 1 s the three silent ones would have expired; instead the LB keeps
+            # them (Envoy's panic threshold) and says so in its log.
+            time.sleep(TIMEOUT_S + 1.5)  # the contract's bound has passed: not for correctness
+            listed = [self.backend_entry(lb, b.url) for b in bs]
+            self.assertTrue(all(e is not None for e in listed), self.backends(lb))
+            log = lb.stderr().lower()
+            self.assertTrue("panic" in log or "preserv" in log,
+                            "the LB's log does not say it is in panic mode:\n" + lb.stderr()[-3000:])
+            # Requests sent now are routed to the stopped backends too: they show in the LB's
+            # in_flight count while parked there, and are answered once the backends resume.
+            results = []
+            threads = [threading.Thread(target=lambda: results.append(name_of(request(lb.addr))))
+                       for _ in range(8)]
+            for t in threads:
+                t.start()
+
+            def parked_on_silent():
+                return sum((self.backend_entry(lb, b.url) or {}).get("in_flight", 0)
+                           for b in silent) >= 1
+
+            wait_until(parked_on_silent, 5 * SLOW,
+                       what="a request routed to a silent backend (in_flight > 0)")
+        finally:
+            for b in silent:
+                b.signal(signal.SIGCONT)
+        for t in threads:
+            t.join(timeout=10 * SLOW)
+        self.assertEqual(len(results), 8)
+        self.assertTrue(set(results) & {"b1", "b2", "b3"},
+                        f"no request routed to the silent backends: {results}")
+
+    def test_backend_waits_for_the_lb_and_registers_when_it_comes_up(self):
+        port = closed_port()
+        b = self.start_backend(Url(f"http://127.0.0.1:{port}"), name="early")
+        wait_until(lambda: "retrying" in b.stderr(), 5 * SLOW, what="the backend to log a retry")
+        lb = self.start_lb(listen=f"127.0.0.1:{port}")
+        # Back-off is at most 5 s between attempts.
+        wait_until(lambda: self.routable(lb, b.url), 7 * SLOW, what="registration once up")
+        self.assertEqual(name_of(request(lb.addr)), "early")
+
+    def test_lb_restart_backend_registers_again_after_404(self):
+        port = closed_port()
+        lb = self.start_lb(listen=f"127.0.0.1:{port}")
+        b = self.start_backend(lb, name="loyal")
+        self.wait_backends(lb, [b])
+        lb.kill()
+        lb2 = self.start_lb(listen=f"127.0.0.1:{port}")  # forgets every backend
+        wait_until(lambda: self.routable(lb2, b.url), 5 * SLOW,
+                   what="re-registration with the restarted LB")
+        self.assertEqual(name_of(request(lb2.addr)), "loyal")
+
+    def test_concurrent_registrations_from_many_backends(self):
+        lb = self.start_lb()
+        bs = [self.start_backend(name=f"c{i}") for i in range(8)]
+        statuses = in_threads(8, lambda i: self.register(lb, bs[i].url, name=f"c{i}").status)
+        self.assertEqual(statuses, [200] * 8)
+        self.assertEqual(len(self.backends(lb)), 8)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
