@@ -221,8 +221,7 @@ constexpr Benchmark kBenchmarks[] = {
 [[noreturn]] void usage() {
   std::fputs("usage: spindle-runtime-peer <benchmark> [N]\n", stderr);
   for (const Benchmark& b : kBenchmarks) {
-    std::fprintf(stderr, "  %-10s (N=%lld) %s\n", b.name, (long long)b.default_n,
-                 b.description);
+    std::fprintf(stderr, "  %-10s (N=%lld) %s\n", b.name, (long long)b.default_n, b.description);
   }
   std::exit(2);
 }
