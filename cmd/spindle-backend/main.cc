@@ -12,11 +12,11 @@
 #include "http/server.h"
 #include "lb/duration.h"
 #include "net/listener.h"
+#include "net/signals.h"
 #include "registration.h"
 #include "runtime/channel.h"
 #include "runtime/runtime.h"
 #include "service.h"
-#include "signals.h"
 
 namespace {
 
@@ -107,7 +107,7 @@ int serve(const Flags& f, backend::ServiceOptions service_options, net::Duration
     });
   }
 
-  auto sig = backend::wait_for_signal({SIGTERM, SIGINT});
+  auto sig = net::wait_for_signal({SIGTERM, SIGINT});
   if (!sig) std::fprintf(stderr, "spindle-backend: %s\n", sig.error().c_str());
   std::fprintf(stderr, "spindle-backend %s: %s: deregistering and draining\n",
                service_options.name.c_str(), sig ? strsignal(*sig) : "error");
@@ -145,8 +145,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Before any thread exists, so every runtime thread inherits the mask (signals.h).
-  backend::block_signals({SIGTERM, SIGINT});
+  // Before any thread exists, so every runtime thread inherits the mask (net/signals.h).
+  net::block_signals({SIGTERM, SIGINT});
   signal(SIGPIPE, SIG_IGN);
   int rc = 0;
   runtime::Runtime rt(runtime::Options{.procs = f.procs});

@@ -2,7 +2,6 @@
 // flags implement is docs/lb-contract.md.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -12,7 +11,7 @@
 
 #include "lb/balancer.h"
 #include "lb/duration.h"
-#include "runtime/netpoll.h"
+#include "net/signals.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/wait_group.h"
 
@@ -34,31 +33,6 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name,
           spindle::lb::format_duration(std::chrono::duration_cast<Duration>(*out)) + ")");
   opt->type_name("DUR");
   return opt;
-}
-
-// Waits for SIGTERM or SIGINT on a signalfd registered with the netpoller (the signals are
-// blocked in every thread, so the kernel queues them for the fd), then stops the balancer.
-void watch_signals(int sfd, spindle::lb::Balancer* lb) {
-  int err = 0;
-  spindle::runtime::PollDesc* pd = spindle::runtime::poll_open(sfd, &err);
-  if (pd == nullptr) {
-    std::fprintf(stderr, "spindle-lb: signalfd poll_open: errno %d\n", err);
-    return;
-  }
-  for (;;) {
-    signalfd_siginfo info;
-    ssize_t n = read(sfd, &info, sizeof(info));
-    if (n == static_cast<ssize_t>(sizeof(info))) {
-      std::fprintf(stderr, "spindle-lb: got %s\n", strsignal(static_cast<int>(info.ssi_signo)));
-      lb->stop();
-      break;
-    }
-    if (spindle::runtime::poll_wait(pd, spindle::runtime::PollMode::kRead) !=
-        spindle::runtime::PollStatus::kReady) {
-      break;
-    }
-  }
-  spindle::runtime::poll_close(pd);
 }
 
 }  // namespace
@@ -131,18 +105,9 @@ int main(int argc, char** argv) {
   c.debug_listen_required = debug_opt->count() > 0;
 
   // Block the shutdown signals before any thread exists, so that every thread inherits the
-  // mask and the signalfd receives them.
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  // mask and only the signalfd of net::wait_for_signal receives them.
+  spindle::net::block_signals({SIGTERM, SIGINT});
   signal(SIGPIPE, SIG_IGN);
-  int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (sfd < 0) {
-    std::perror("spindle-lb: signalfd");
-    return 1;
-  }
 
   int status = 0;
   {
@@ -163,7 +128,13 @@ int main(int argc, char** argv) {
       spindle::runtime::WaitGroup signals;
       signals.add(1);
       spindle::runtime::go([&] {
-        watch_signals(sfd, &lb);
+        auto sig = spindle::net::wait_for_signal({SIGTERM, SIGINT});
+        if (sig) {
+          std::fprintf(stderr, "spindle-lb: got %s\n", strsignal(*sig));
+          lb.stop();
+        } else {
+          std::fprintf(stderr, "spindle-lb: cannot wait for signals: %s\n", sig.error().c_str());
+        }
         signals.done();
       });
       lb.serve();
@@ -171,6 +142,5 @@ int main(int argc, char** argv) {
       signals.wait();
     });
   }
-  close(sfd);
   return status;
 }

@@ -63,7 +63,6 @@ struct Goroutine {
 
   Machine* locked_m = nullptr;  // lock_os_thread owner thread, or null
   uint32_t lock_count = 0;      // nesting of lock_os_thread
-  std::atomic<bool> preempt{false};
 
   void* tsan_fiber = nullptr;       // TSan fiber of this goroutine (TSan builds only)
   void* asan_fake_stack = nullptr;  // ASan fake stack saved across switches (ASan builds)

@@ -1048,7 +1048,6 @@ void Scheduler::init_goroutine(Goroutine* g, uint64_t id, base::Task fn) {
   g->wait_reason = WaitReason::kNone;
   g->param = nullptr;
   g->select_done.store(0, std::memory_order_relaxed);
-  g->preempt.store(false, std::memory_order_relaxed);
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   live_.fetch_add(1, std::memory_order_relaxed);
   created_.fetch_add(1, std::memory_order_relaxed);

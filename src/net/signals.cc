@@ -1,4 +1,4 @@
-#include "signals.h"
+#include "net/signals.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -10,7 +10,7 @@
 
 #include "runtime/netpoll.h"
 
-namespace spindle::backend {
+namespace spindle::net {
 namespace {
 
 sigset_t make_set(std::initializer_list<int> signals) {
@@ -60,4 +60,4 @@ base::Result<int, std::string> wait_for_signal(std::initializer_list<int> signal
   return result;
 }
 
-}  // namespace spindle::backend
+}  // namespace spindle::net
