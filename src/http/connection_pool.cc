@@ -8,8 +8,10 @@
 // Reuse protocol (acquire):
 //   1. Under the lock, pop the most recently used idle connection (LIFO: the warmest, and the
 //      older ones age out).
-//   2. Outside the lock, check it (usable()): older than idle_timeout -> close; then a
-//      non-blocking peek, recv(MSG_PEEK | MSG_DONTWAIT) of one byte: 0 means the peer closed
+//   2. Outside the lock, check it (usable()): older than idle_timeout -> close. If the
+//      response's last read drained the socket and the poller has reported nothing since
+//      (net::Conn::maybe_readable, no system call), it is alive. Otherwise a non-blocking
+//      peek, recv(MSG_PEEK | MSG_DONTWAIT) of one byte: 0 means the peer closed
 //      it while idle, a byte means the peer sent something unasked (a desync, or a late
 //      "408"), an error other than EAGAIN means it was reset. Any of these: count it as
 //      stale, close, go to 1. EAGAIN: alive, return it with reused = true.
@@ -27,7 +29,8 @@
 //
 // Rejected: a goroutine per idle connection parked in read (Go's persistConn readLoop): it
 // sees a close at once, but costs a goroutine and a stack per idle connection (100 per host
-// by default) plus a hand-off on every reuse; the peek costs one system call per reuse.
+// by default) plus a hand-off on every reuse; the readiness token costs nothing, and the
+// peek one system call when the token says something happened.
 #include "http/connection_pool.h"
 
 #include <sys/socket.h>
@@ -46,6 +49,9 @@ bool HostPool::usable(PooledConn& c, runtime::TimePoint now) {
     return false;
   }
   if (!c.in.empty()) return false;
+  // Nothing arrived since the response's last read drained the socket: neither a byte nor a
+  // close to see, so skip the peek's system call.
+  if (!c.conn.maybe_readable()) return true;
   char byte;
   ssize_t n = ::recv(c.conn.fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);

@@ -135,13 +135,18 @@ class ServerConn {
   bool closing_ = false;
   bool continue_sent_ = false;
   std::uint64_t requests_ = 0;
-  // The disconnect watcher (at most one per request).
+  // The disconnect watcher (at most one per request): a read hook on the connection, whose
+  // goroutine (run_watch) exists only once the client sent or closed something meanwhile.
   struct Watch {
+    bool active = false;
     std::function<void()> on_gone;
-    runtime::WaitGroup done;
+    runtime::PollHook hook;
+    runtime::WaitGroup done;          // run_watch has returned
+    std::atomic<bool> stop{false};    // stop_watch asks run_watch to return
     std::string bytes;  // read from the client meanwhile: the next request's
   };
-  std::unique_ptr<Watch> watch_;
+  void run_watch();
+  Watch watch_;
   std::atomic<bool> gone_{false};
 };
 
@@ -260,7 +265,7 @@ bool ServerConn::run_request() {
   request_.conn_ = this;
   writer_.reset(this, &head);
   server_->handler_(request_, writer_);
-  if (watch_) stop_watch();
+  if (watch_.active) stop_watch();
   bool clean = writer_.finish();
   ++requests_;
   if (clean && !body_.done()) {
@@ -269,9 +274,11 @@ bool ServerConn::run_request() {
     clean = !(head.expect_continue && !continue_sent_) && body_.discard(opts_.max_unread_body);
   }
   in_.unpin();
-  if (watch_) {
-    in_.append(watch_->bytes);
-    watch_.reset();
+  if (watch_.active) {
+    in_.append(watch_.bytes);
+    watch_.bytes.clear();
+    watch_.on_gone = nullptr;
+    watch_.active = false;
   }
   parser_.reset();
   return clean && !closing();
@@ -294,33 +301,45 @@ void ServerConn::serve() {
 }
 
 bool ServerConn::watch_disconnect(std::function<void()> on_gone) {
-  if (watch_ || !body_.done()) return false;
-  watch_ = std::make_unique<Watch>();
-  watch_->on_gone = std::move(on_gone);
-  watch_->done.add(1);
-  (void)conn_.set_read_deadline(TimePoint::max());
-  runtime::go([this, w = watch_.get()] {
-    char buf[4096];
-    for (;;) {
-      auto n = conn_.read(buf);
-      if (n && *n > 0) {
-        w->bytes.append(buf, *n);
-        if (w->bytes.size() < 64 * 1024) continue;
-        break;  // enough pipelined input: stop reading (backpressure), not a disconnect
-      }
-      if (!n && n.error().timeout()) break;  // stop_watch() woke us
-      gone_.store(true, std::memory_order_release);
-      w->on_gone();
-      break;
-    }
-    w->done.done();
-  });
+  if (watch_.active || !body_.done()) return false;
+  watch_.active = true;
+  watch_.on_gone = std::move(on_gone);
+  watch_.stop.store(false, std::memory_order_relaxed);
+  watch_.done.add(1);
+  watch_.hook.fn = [this] { run_watch(); };
+  if (!conn_.arm_read_hook(&watch_.hook)) runtime::go(std::move(watch_.hook.fn));
   return true;
 }
 
+// The watcher's goroutine: the client sent bytes (a pipelined request) or closed.
+void ServerConn::run_watch() {
+  // stop_watch wakes a parked read with a past deadline; set ours first, then look at the
+  // flag, so a stop that came before cannot be overwritten.
+  (void)conn_.set_read_deadline(TimePoint::max());
+  char buf[4096];
+  while (!watch_.stop.load(std::memory_order_acquire)) {
+    auto n = conn_.read(buf);
+    if (n && *n > 0) {
+      watch_.bytes.append(buf, *n);
+      if (watch_.bytes.size() < 64 * 1024) continue;
+      break;  // enough pipelined input: stop reading (backpressure), not a disconnect
+    }
+    if (!n && n.error().timeout()) break;  // stop_watch() woke us
+    gone_.store(true, std::memory_order_release);
+    watch_.on_gone();
+    break;
+  }
+  watch_.done.done();
+}
+
 void ServerConn::stop_watch() {
+  if (conn_.disarm_read_hook()) {  // the common case: the client did nothing meanwhile
+    watch_.done.done();
+    return;
+  }
+  watch_.stop.store(true, std::memory_order_release);
   (void)conn_.set_read_deadline(TimePoint::min() + std::chrono::nanoseconds(1));
-  watch_->done.wait();
+  watch_.done.wait();
   (void)conn_.set_read_deadline(TimePoint::max());
   if (gone_.load()) closing_ = true;
 }

@@ -125,6 +125,12 @@ Result<Address> Conn::local_address() const {
 
 int Conn::fd() const { return socket_ ? socket_->fd() : -1; }
 
+bool Conn::maybe_readable() const { return !socket_ || socket_->maybe_readable(); }
+bool Conn::arm_read_hook(runtime::PollHook* hook) {
+  return socket_ && socket_->arm_read_hook(hook);
+}
+bool Conn::disarm_read_hook() { return socket_ && socket_->disarm_read_hook(); }
+
 Result<int> open_stream_socket(const Address& addr, const char* op) {
   int domain = addr.family() == Family::kIPv4   ? AF_INET
                : addr.family() == Family::kIPv6 ? AF_INET6

@@ -62,6 +62,18 @@ class Conn {
   Result<void> set_read_deadline(TimePoint t);
   Result<void> set_write_deadline(TimePoint t);
 
+  // Readiness without a system call, for pools and watchers (see internal::Socket): false
+  // only when the last read emptied the receive queue and nothing arrived since (so a peek
+  // would find nothing: the peer has neither sent nor closed). True without a socket.
+  bool maybe_readable() const;
+  // Starts hook->fn in a new goroutine when the connection turns readable (data, end of stream
+  // or error) — a disconnect watcher that costs nothing until the peer acts. Returns false,
+  // arming nothing, if it is readable already (then start fn yourself) or there is no socket.
+  // Nobody may read until disarm_read_hook() returned true or fn's goroutine took over.
+  bool arm_read_hook(runtime::PollHook* hook);
+  // True if the hook was disarmed before it fired; false if fn was started (or is starting).
+  bool disarm_read_hook();
+
   // TCP_NODELAY; on by default for TCP (as in Go): small writes go out at once.
   Result<void> set_nodelay(bool on);
   Result<Address> local_address() const;

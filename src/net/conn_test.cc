@@ -226,6 +226,37 @@ TEST_P(ConnTest, UnexpectedEof) {
   });
 }
 
+// A short read marks the socket drained (the next read parks without a system call): later
+// data, data followed by a close, and a reset must all still be seen.
+TEST_P(ConnTest, DrainedReadsSeeLaterDataCloseAndReset) {
+  run_checked([] {
+    QuietPair q;
+    char buf[64];
+    ASSERT_TRUE(q.server->write("abc").ok());
+    auto n = q.c->read(buf);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(std::string_view(buf, *n), "abc");
+    EXPECT_FALSE(q.c->maybe_readable());  // drained, and nothing reported since
+    runtime::go([&] {
+      runtime::sleep_for(20ms);
+      EXPECT_TRUE(q.server->write("def").ok());
+    });
+    n = q.c->read(buf);  // parks first, then reads
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(std::string_view(buf, *n), "def");
+    // Bytes and the FIN queued together: the short read must not hide the end of stream.
+    ASSERT_TRUE(q.server->write("xyz").ok());
+    ASSERT_TRUE(q.server->close().ok());
+    runtime::sleep_for(20ms);  // both have arrived (and the poller may have seen them)
+    n = q.c->read(buf);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(std::string_view(buf, *n), "xyz");
+    n = q.c->read(buf);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 0u);
+  });
+}
+
 TEST_P(ConnTest, ReadDeadlineFires) {
   run_checked([] {
     EchoSession session;

@@ -32,6 +32,17 @@
 // that passed stays passed: every later operation in that mode fails with kTimeout until a new
 // deadline is set, as in Go.
 //
+// Drained reads (nginx's trick; Go pays the EAGAIN). A reader clears the poller's read token
+// (runtime::poll_consume_ready) just before read(2). If the read returns fewer bytes than it
+// asked for, the socket's receive queue was empty at that moment, and any byte arriving later
+// produces a new edge that sets the token again; so the next read parks (or finds the token
+// set) without first paying for a read(2) that fails with EAGAIN. For a keep-alive connection
+// that is one system call saved per request on each side of a proxy. (A TCP read also stops
+// short at an urgent-data mark; a peer sending urgent data can only stall its own connection
+// until its deadline.) End of stream and errors repeat without new edges, so neither a read of
+// 0 nor a short read after the poller reported a hang-up (runtime::poll_hangup_seen: the FIN
+// or reset may be queued behind the bytes just read) counts as drained.
+//
 // Writes go through send/sendmsg with MSG_NOSIGNAL: a peer that has gone away is an EPIPE
 // value, never a SIGPIPE that kills the process.
 //
@@ -136,9 +147,17 @@ Result<size_t> Socket::read(char* buf, size_t len) {
   OpRef ref(this, kReading);
   if (!ref) return Error::closed("read");
   if (deadline_passed(read_deadline_)) return Error::timeout("read");
+  if (drained_ && len > 0) {
+    if (auto w = wait(PollMode::kRead, "read"); !w) return w.error();
+    drained_ = false;
+  }
   for (;;) {
+    runtime::poll_consume_ready(pd_, PollMode::kRead);
     ssize_t n = ::read(fd_, buf, len);
-    if (n >= 0) return static_cast<size_t>(n);
+    if (n >= 0) {
+      drained_ = n > 0 && static_cast<size_t>(n) < len && !runtime::poll_hangup_seen(pd_);
+      return static_cast<size_t>(n);
+    }
     if (errno == EINTR) continue;
     if (errno != EAGAIN) return Error::from_errno(errno, "read");
     if (auto w = wait(PollMode::kRead, "read"); !w) return w.error();

@@ -49,6 +49,19 @@ class Socket {
   // listener's back-off after EMFILE. Ok when `until` passed; kTimeout or kClosed otherwise.
   Result<void> wait_read_until(TimePoint until);
 
+  // False only when the last read drained the socket and the poller reported nothing since:
+  // a read would fail with EAGAIN and a peek would see nothing (no system call). Call it only
+  // while no read is in progress.
+  bool maybe_readable() const {
+    return !drained_ || runtime::poll_ready_pending(pd_, runtime::PollMode::kRead);
+  }
+  // The poller starts hook->fn when the socket turns readable (runtime::poll_arm_read_hook):
+  // false if it is readable already (nothing armed; start it yourself). No read may be in
+  // progress until disarm_read_hook() or fn's goroutine reads.
+  bool arm_read_hook(runtime::PollHook* hook) { return runtime::poll_arm_read_hook(pd_, hook); }
+  // True if the hook had not fired; false if fn was taken (its goroutine starts or runs).
+  bool disarm_read_hook() { return runtime::poll_disarm_read_hook(pd_); }
+
   // Absolute deadlines (TimePoint::max(): none). Operations parked now see the change.
   Result<void> set_read_deadline(TimePoint t);
   Result<void> set_write_deadline(TimePoint t);
@@ -82,6 +95,10 @@ class Socket {
   const int fd_;
   runtime::PollDesc* const pd_;
   std::atomic<uint64_t> state_{kRef};
+  // The last read returned fewer bytes than asked after the read token was consumed: the
+  // socket was empty then, so the next read waits for readiness first (see read()). Only the
+  // reader touches it (kReading makes readers exclusive).
+  bool drained_ = false;
   // Deadlines as Clock ticks since the epoch, INT64_MAX for none: checked before each
   // operation so an expired deadline fails even when data is ready (Go's semantics).
   std::atomic<int64_t> read_deadline_{INT64_MAX};

@@ -31,6 +31,13 @@
 // in between turned "wait" into "ready", so the swap fails and the goroutine doesn't park.
 // Readiness, deadlines and close all go through unblock(), which returns the goroutine to ready.
 //
+// Readiness tokens and read hooks (netpoll.h). The mode word doubles as nginx's "ready" flag:
+// readers clear it before read(2), so a short read proves the socket drained and the next read
+// parks without a failing system call. A read hook is a goroutine the poller creates itself
+// when read readiness arrives and nobody is parked: arming publishes the hook, then checks the
+// token; the poller publishes the token, then takes the hook (a fence between each pair, so at
+// least one side sees the other's store and exactly one exchange of the hook wins).
+//
 // Rejected: one epoll instance with many pollers (the #65064 collapse); a dedicated poller
 // thread per shard (a thread hop per event, and wake-up costs of 40-80 us per idle core here);
 // io_uring (a different completion model for every socket operation: a later experiment behind
@@ -138,28 +145,33 @@ Goroutine* GList::pop() {
 
 Netpoll::Netpoll(int shards) {
   max_pollers_ = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
-  root_epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  SPINDLE_CHECK(root_epfd_ >= 0 && wake_fd_ >= 0,
-                std::string("netpoll init: ") + std::strerror(errno));
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kWakeData;
-  SPINDLE_CHECK(epoll_ctl(root_epfd_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0, "netpoll: eventfd");
+  SPINDLE_CHECK(wake_fd_ >= 0, std::string("netpoll init: ") + std::strerror(errno));
   for (int i = 0; i < shards; ++i) {
     auto shard = std::make_unique<Shard>();
     shard->epfd = epoll_create1(EPOLL_CLOEXEC);
     SPINDLE_CHECK(shard->epfd >= 0, std::string("netpoll shard: ") + std::strerror(errno));
+    shards_.push_back(std::move(shard));
+  }
+  // One instance: the blocking poll waits on it directly (its events come back in one call).
+  // Several: on a root instance that holds theirs.
+  root_epfd_ = shards == 1 ? shards_[0]->epfd : epoll_create1(EPOLL_CLOEXEC);
+  SPINDLE_CHECK(root_epfd_ >= 0, std::string("netpoll root: ") + std::strerror(errno));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeData;
+  SPINDLE_CHECK(epoll_ctl(root_epfd_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0, "netpoll: eventfd");
+  for (int i = 0; shards > 1 && i < shards; ++i) {
     ev.events = EPOLLIN;
     ev.data.u64 = static_cast<uint64_t>(i);
-    SPINDLE_CHECK(epoll_ctl(root_epfd_, EPOLL_CTL_ADD, shard->epfd, &ev) == 0, "netpoll: shard");
-    shards_.push_back(std::move(shard));
+    SPINDLE_CHECK(epoll_ctl(root_epfd_, EPOLL_CTL_ADD, shards_[i]->epfd, &ev) == 0,
+                  "netpoll: shard");
   }
 }
 
 Netpoll::~Netpoll() {
   for (auto& s : shards_) ::close(s->epfd);
-  ::close(root_epfd_);
+  if (shards() > 1) ::close(root_epfd_);
   ::close(wake_fd_);
   for (auto& c : chunks_) delete[] c.load();
 }
@@ -193,6 +205,8 @@ PollDesc* Netpoll::open(int fd, int shard, int* err) {
   pd->closing.store(false);
   pd->r_expired.store(false);
   pd->w_expired.store(false);
+  pd->read_hook.store(nullptr);
+  pd->hangup.store(false);
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = (uint64_t{pd->seq.load()} << 32) | pd->index;
@@ -219,11 +233,23 @@ void Netpoll::process_events(const epoll_event* evs, int n, GList& out) {
   events_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
   for (int i = 0; i < n; ++i) {
     const uint64_t data = evs[i].data.u64;
+    if (data == kWakeData) continue;  // one instance: wake() is the blocking poller's business
     PollDesc* pd = lookup(static_cast<uint32_t>(data));
     if (pd == nullptr || pd->seq.load(std::memory_order_acquire) != (data >> 32)) continue;
     const uint32_t e = evs[i].events;
+    if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pd->hangup.store(true);
     if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-      if (Goroutine* g = unblock(pd->rg, true)) out.push(g);
+      if (Goroutine* g = unblock(pd->rg, true)) {
+        out.push(g);
+      } else {
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (pd->read_hook.load(std::memory_order_relaxed) != nullptr) {
+          if (PollHook* h = pd->read_hook.exchange(nullptr, std::memory_order_acq_rel)) {
+            waiters_.fetch_sub(1, std::memory_order_acq_rel);
+            out.push(Scheduler::get()->create_waiting(std::move(h->fn)));
+          }
+        }
+      }
     }
     if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
       if (Goroutine* g = unblock(pd->wg, true)) out.push(g);
@@ -274,9 +300,13 @@ void Netpoll::poll_blocking(int64_t timeout_ns, GList& out) {
       ssize_t ignored = read(wake_fd_, &v, sizeof v);
       (void)ignored;
       wake_pending_.store(false, std::memory_order_release);
-    } else {
+    } else if (shards() > 1) {
       poll_shard(static_cast<int>(evs[i].data.u64), out, /*known_ready=*/true);
     }
+  }
+  if (shards() == 1 && n > 0) {
+    polls_.fetch_add(1, std::memory_order_relaxed);
+    process_events(evs, n, out);
   }
 }
 
@@ -350,6 +380,42 @@ PollStatus poll_wait(PollDesc* pd, PollMode mode) {
     SPINDLE_CHECK(v <= kPdWait, "poll descriptor corrupted");
     if (v == kPdReady) return PollStatus::kReady;
   }
+}
+
+void poll_consume_ready(PollDesc* pd, PollMode mode) {
+  std::atomic<uintptr_t>& gpp = mode == PollMode::kRead ? pd->rg : pd->wg;
+  uintptr_t old = kPdReady;
+  if (gpp.load(std::memory_order_relaxed) == kPdReady) {
+    gpp.compare_exchange_strong(old, kPdNil);
+  }
+}
+
+bool poll_ready_pending(const PollDesc* pd, PollMode mode) {
+  return (mode == PollMode::kRead ? pd->rg : pd->wg).load(std::memory_order_acquire) == kPdReady;
+}
+
+// An armed hook counts as a poll waiter: the scheduler polls (and blocks in the poller) only
+// while someone waits for readiness. Whoever takes the hook back out uncounts it.
+bool poll_hangup_seen(const PollDesc* pd) { return pd->hangup.load(); }
+
+bool poll_arm_read_hook(PollDesc* pd, PollHook* hook) {
+  Netpoll& np = netpoll();
+  np.waiters_.fetch_add(1, std::memory_order_acq_rel);
+  PollHook* none = nullptr;
+  SPINDLE_CHECK(pd->read_hook.compare_exchange_strong(none, hook), "two read hooks on one fd");
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (pd->rg.load(std::memory_order_relaxed) != kPdReady && !pd->closing.load()) return true;
+  // Readiness is already pending (it came before the hook, or just now): unless the poller
+  // took the hook meanwhile, the caller starts it.
+  if (pd->read_hook.exchange(nullptr, std::memory_order_acq_rel) == nullptr) return true;
+  np.waiters_.fetch_sub(1, std::memory_order_acq_rel);
+  return false;
+}
+
+bool poll_disarm_read_hook(PollDesc* pd) {
+  if (pd->read_hook.exchange(nullptr, std::memory_order_acq_rel) == nullptr) return false;
+  netpoll().waiters_.fetch_sub(1, std::memory_order_acq_rel);
+  return true;
 }
 
 void poll_set_deadline(PollDesc* pd, PollMode mode, TimePoint deadline) {

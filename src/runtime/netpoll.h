@@ -6,6 +6,8 @@
 
 #include <chrono>
 
+#include "base/task.h"
+
 namespace spindle::runtime {
 
 using Clock = std::chrono::steady_clock;
@@ -36,5 +38,32 @@ PollStatus poll_wait(PollDesc* pd, PollMode mode);
 void poll_set_deadline(PollDesc* pd, PollMode mode, TimePoint deadline);
 // Marks pd as about to be closed: current and future waits return kClosed (Go's evict).
 void poll_evict(PollDesc* pd);
+
+// Readiness as a token (nginx's "ready" flag). The poller sets a mode's token when epoll
+// reports it and nobody is parked; poll_wait consumes it. A reader that clears it just before
+// read(2) and gets fewer bytes than it asked for knows the socket is drained: any byte that
+// arrives later sets the token again, so it can park at once next time instead of paying for
+// a read that fails with EAGAIN (net::internal::Socket::read).
+void poll_consume_ready(PollDesc* pd, PollMode mode);
+// True if readiness for `mode` was reported since it was last consumed. No system call.
+bool poll_ready_pending(const PollDesc* pd, PollMode mode);
+// True once the poller reported a hang-up or error (EPOLLRDHUP, EPOLLHUP, EPOLLERR). Such a
+// state produces no further edges, so a short read no longer proves the next one would wait:
+// the end of stream or the error may be queued behind the bytes just read. Set before the
+// read token (so a reader that consumed the token sees it).
+bool poll_hangup_seen(const PollDesc* pd);
+
+// A goroutine started by the poller when read readiness (data, end of stream, error) arrives
+// for an fd that no goroutine is reading: a disconnect watcher that costs nothing unless the
+// peer does something (http::Request::watch_disconnect). `fn` is moved into the new goroutine.
+struct PollHook {
+  base::Task fn;
+};
+// Arms `hook` on pd (one at a time; nobody may be parked reading pd). Returns false, and arms
+// nothing, when read readiness is already pending: the caller starts hook->fn itself.
+bool poll_arm_read_hook(PollDesc* pd, PollHook* hook);
+// Disarms: true if the hook had not fired (hook->fn was not started); false if the poller has
+// taken it, in which case hook->fn has been moved out and is starting or running.
+bool poll_disarm_read_hook(PollDesc* pd);
 
 }  // namespace spindle::runtime

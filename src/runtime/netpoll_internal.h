@@ -38,6 +38,8 @@ class PollDesc {
   std::atomic<bool> r_expired{false}, w_expired{false};
   std::atomic<uint32_t> rseq{0}, wseq{0};  // deadline generations: stale timers do nothing
   std::atomic<int> users{0};               // goroutines inside poll_wait
+  std::atomic<PollHook*> read_hook{nullptr};  // poll_arm_read_hook
+  std::atomic<bool> hangup{false};  // EPOLLRDHUP, EPOLLHUP or EPOLLERR seen: poll_hangup_seen
   base::SpinLock deadline_mu;              // serializes poll_set_deadline per pd
   RuntimeTimer rt, wt;                     // deadline timers
   PollDesc* next_free = nullptr;

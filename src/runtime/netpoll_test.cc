@@ -217,6 +217,131 @@ TEST(NetpollIdle, TenThousandIdleSocketsUseNoCpu) {
   EXPECT_LT(used, 0.05) << n << " idle sockets burned " << used << " s of CPU in 1 s";
 }
 
+// A read hook starts its goroutine when the peer writes, not before.
+TEST_P(NetpollTest, ReadHookStartsGoroutineOnData) {
+  run([] {
+    Pair p;
+    int err = 0;
+    PollDesc* pd = poll_open(p.fd[0], &err);
+    ASSERT_NE(pd, nullptr) << err;
+    std::atomic<int> started{0};
+    WaitGroup join;
+    join.add(1);
+    PollHook hook{[&] {
+      started.fetch_add(1);
+      join.done();
+    }};
+    ASSERT_TRUE(poll_arm_read_hook(pd, &hook));
+    sleep_for(20ms);
+    EXPECT_EQ(started.load(), 0);
+    ASSERT_EQ(write(p.fd[1], "x", 1), 1);
+    join.wait();
+    EXPECT_EQ(started.load(), 1);
+    EXPECT_FALSE(poll_disarm_read_hook(pd));  // it fired
+    poll_close(pd);
+  });
+}
+
+// Disarmed before anything happened: the goroutine never starts, even when data comes later.
+TEST_P(NetpollTest, ReadHookDisarmedNeverStarts) {
+  run([] {
+    Pair p;
+    int err = 0;
+    PollDesc* pd = poll_open(p.fd[0], &err);
+    ASSERT_NE(pd, nullptr) << err;
+    std::atomic<int> started{0};
+    PollHook hook{[&] { started.fetch_add(1); }};
+    ASSERT_TRUE(poll_arm_read_hook(pd, &hook));
+    EXPECT_TRUE(poll_disarm_read_hook(pd));
+    ASSERT_EQ(write(p.fd[1], "x", 1), 1);
+    sleep_for(20ms);
+    EXPECT_EQ(started.load(), 0);
+    // The readiness is still there for a reader.
+    char got = 0;
+    EXPECT_EQ(read_byte(p.fd[0], pd, &got), PollStatus::kReady);
+    EXPECT_EQ(got, 'x');
+    poll_close(pd);
+  });
+}
+
+// Readiness that arrived before arming (the edge is gone): arming says so, the caller starts it.
+TEST_P(NetpollTest, ReadHookOnReadySocketIsNotArmed) {
+  run([] {
+    Pair p;
+    int err = 0;
+    PollDesc* pd = poll_open(p.fd[0], &err);
+    ASSERT_NE(pd, nullptr) << err;
+    ASSERT_EQ(write(p.fd[1], "x", 1), 1);
+    // Let a poll see the edge (the token is set; nobody is parked).
+    for (int i = 0; i < 200 && !poll_ready_pending(pd, PollMode::kRead); ++i) sleep_for(1ms);
+    ASSERT_TRUE(poll_ready_pending(pd, PollMode::kRead));
+    PollHook hook{[] { ADD_FAILURE() << "an unarmed hook started"; }};
+    EXPECT_FALSE(poll_arm_read_hook(pd, &hook));
+    EXPECT_FALSE(poll_disarm_read_hook(pd));  // nothing armed
+    poll_close(pd);
+  });
+}
+
+// The peer closing (no data) fires the hook too, and a hang-up is remembered.
+TEST_P(NetpollTest, ReadHookStartsOnHangup) {
+  run([] {
+    Pair p;
+    int err = 0;
+    PollDesc* pd = poll_open(p.fd[0], &err);
+    ASSERT_NE(pd, nullptr) << err;
+    WaitGroup join;
+    join.add(1);
+    PollHook hook{[&] { join.done(); }};
+    ASSERT_TRUE(poll_arm_read_hook(pd, &hook));
+    EXPECT_FALSE(poll_hangup_seen(pd));
+    shutdown(p.fd[1], SHUT_WR);
+    join.wait();
+    EXPECT_TRUE(poll_hangup_seen(pd));
+    poll_close(pd);
+  });
+}
+
+// Many hooks armed and fired or disarmed concurrently with the peers' writes: each fires at
+// most once, and exactly once whenever the disarm lost.
+TEST_P(NetpollTest, ReadHookRaceWithDisarm) {
+  run([] {
+    constexpr int kRounds = 300;
+    for (int r = 0; r < kRounds; ++r) {
+      Pair p;
+      int err = 0;
+      PollDesc* pd = poll_open(p.fd[0], &err);
+      ASSERT_NE(pd, nullptr) << err;
+      std::atomic<int> started{0};
+      WaitGroup fired;
+      fired.add(1);
+      PollHook hook{[&] {
+        started.fetch_add(1);
+        fired.done();
+      }};
+      const bool armed = poll_arm_read_hook(pd, &hook);
+      WaitGroup wrote;
+      wrote.add(1);
+      go([&wrote, fd = p.fd[1]] {
+        EXPECT_EQ(write(fd, "x", 1), 1);
+        wrote.done();
+      });
+      if (r % 2 == 0) yield();
+      if (!armed) {
+        go(std::move(hook.fn));
+        fired.wait();
+      } else if (!poll_disarm_read_hook(pd)) {
+        fired.wait();  // lost the race: the goroutine runs
+      } else {
+        fired.done();
+      }
+      wrote.wait();
+      sleep_for(std::chrono::microseconds(50));  // a late (wrong) second start would show
+      EXPECT_LE(started.load(), 1);
+      poll_close(pd);
+    }
+  });
+}
+
 SPINDLE_INSTANTIATE_PROCS(NetpollTest);
 
 }  // namespace

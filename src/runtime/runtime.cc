@@ -61,10 +61,13 @@ size_t resolve_stack_size(size_t requested) {
 int resolve_shards(int requested, int procs) {
   if (requested > 0) return requested;
   const char* v = std::getenv("SPINDLE_NETPOLL");
-  if (v == nullptr || *v == '\0' || std::string(v) == "sharded") return procs;
-  if (std::string(v) == "shared") return 1;
-  if (auto n = env_positive("SPINDLE_NETPOLL")) return static_cast<int>(*n);
-  return procs;
+  const std::string mode = v == nullptr ? "" : v;
+  if (mode == "sharded") return procs;
+  if (mode == "shared") return 1;
+  if (!mode.empty() && mode != "auto") {
+    if (auto n = env_positive("SPINDLE_NETPOLL")) return static_cast<int>(*n);  // else it says why
+  }
+  return procs >= Options::kMinProcsToShard ? procs : 1;
 }
 
 }  // namespace

@@ -19,8 +19,11 @@ struct Options {
   size_t stack_size = 0;
   static constexpr size_t kDefaultStackSize = 256 * 1024;
   // Epoll instances of the netpoller. 0: SPINDLE_NETPOLL ("shared" = 1, Go's design;
-  // "sharded" or unset = one per processor; a number = that many).
+  // "sharded" = one per processor; a number = that many; unset = "auto": one per processor
+  // from kMinProcsToShard processors up, else one — with one instance the blocking poll gets
+  // its events in one system call, with several it needs two, see docs/runtime.md).
   int netpoll_shards = 0;
+  static constexpr int kMinProcsToShard = 8;
 };
 
 // Counters kept by the scheduler (Go's schedtrace prints the same ones).

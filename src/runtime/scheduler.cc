@@ -648,8 +648,12 @@ Goroutine* Scheduler::find_local(Machine* m) {
     base::ThreadMutexLock l(mu_);
     if (Goroutine* g = global_get(p, 0)) return g;
   }
-  // Ready sockets of our own shard, unless an M blocked in the poller will see them anyway.
-  if (netpoll_->waiters() > 0 && !poller_blocked_.load(std::memory_order_relaxed)) {
+  // Ready sockets of our own shard, unless an M blocked in the poller will see them anyway,
+  // or this M is about to become that M (every other P is idle): its blocking poll returns
+  // ready sockets just as fast, and a non-blocking look first would cost a system call for
+  // nothing whenever none are ready yet (the usual case under light load).
+  if (netpoll_->waiters() > 0 && !poller_blocked_.load(std::memory_order_relaxed) &&
+      idle_p_count_.load(std::memory_order_relaxed) < procs() - 1) {
     return poll_shard_into(p, p->id % netpoll_->shards());
   }
   return nullptr;
@@ -1068,6 +1072,14 @@ Goroutine* Scheduler::spawn(base::Task fn) {
   }
   runq_put(p, g, true);
   wake_p();
+  return g;
+}
+
+Goroutine* Scheduler::create_waiting(base::Task fn) {
+  Goroutine* g = g_get(nullptr);
+  init_goroutine(g, next_goid(nullptr), std::move(fn));
+  g->status.store(GStatus::kWaiting, std::memory_order_relaxed);
+  g->wait_reason = WaitReason::kIOWait;
   return g;
 }
 

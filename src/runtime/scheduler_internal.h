@@ -29,6 +29,9 @@ class Scheduler {
 
   void run_main(base::Task main);
   Goroutine* spawn(base::Task fn);
+  // A new goroutine in status kWaiting, for the poller to ready like a parked one (read hooks,
+  // netpoll.h). Any thread; takes no P.
+  Goroutine* create_waiting(base::Task fn);
   void ready(Goroutine* g, bool next);
   void park(WaitReason reason, UnlockFn unlock, void* arg);
   void yield();
