@@ -237,13 +237,17 @@ TEST_P(ConnTest, DrainedReadsSeeLaterDataCloseAndReset) {
     ASSERT_TRUE(n.ok());
     EXPECT_EQ(std::string_view(buf, *n), "abc");
     EXPECT_FALSE(q.c->maybe_readable());  // drained, and nothing reported since
+    WaitGroup wrote;
+    wrote.add(1);
     runtime::go([&] {
       runtime::sleep_for(20ms);
       EXPECT_TRUE(q.server->write("def").ok());
+      wrote.done();
     });
     n = q.c->read(buf);  // parks first, then reads
     ASSERT_TRUE(n.ok());
     EXPECT_EQ(std::string_view(buf, *n), "def");
+    wrote.wait();  // the writer has left write() before we write again
     // Bytes and the FIN queued together: the short read must not hide the end of stream.
     ASSERT_TRUE(q.server->write("xyz").ok());
     ASSERT_TRUE(q.server->close().ok());

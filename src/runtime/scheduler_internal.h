@@ -117,6 +117,8 @@ class Scheduler {
 
   static std::atomic<Scheduler*> instance_;
   static constexpr size_t kStackCacheBatch = 16;
+  // Goroutines a poll must queue (beyond the one the polling M runs) to wake another M.
+  static constexpr int kWakeBatch = 3;
   static constexpr size_t kGlobalStackCacheMax = 1024;
 
   const size_t stack_size_;

@@ -1,13 +1,14 @@
 // sysmon and blocking calls.
 //
 // sysmon is a thread with no P (Go's sysmon). It sleeps 20 us, doubling up to 10 ms after 50
-// rounds in which it had nothing to do, and sleeps until woken when every P is idle, so an idle
-// runtime uses no CPU. Each round it:
+// rounds in which it had nothing to do, and sleeps until woken once every P has been idle for
+// a few rounds at 10 ms, so an idle runtime uses no CPU. Each round it:
 //   1. polls the network if nobody has for 10 ms and no M is blocked in the poller;
 //   2. starts an M if a timer is overdue and nobody is running timers;
 //   3. retakes Ps (retake): from Ms in a blocking call for more than one round (~20 us) when
 //      the P has work or nobody else is spinning or idle, and from Ms whose goroutine has run
-//      10 ms without yielding while other goroutines wait.
+//      10 ms without yielding while other goroutines wait; after 1 ms of such waiting it first
+//      wakes an idle P to steal them (polls queue small batches without waking, run_polled).
 //
 // Fairness (the 10 ms rule). Go preempts a long-running goroutine asynchronously with a signal
 // and switches it out wherever it is. C++ code cannot be switched out at an arbitrary
@@ -36,6 +37,8 @@ constexpr int64_t kSysmonMinNs = 20'000;
 constexpr int64_t kSysmonMaxNs = 10'000'000;
 constexpr int64_t kForcePollNs = 10'000'000;
 constexpr int64_t kLongRunNs = 10'000'000;
+constexpr int64_t kQueueWaitNs = 1'000'000;
+constexpr int kDeepSleepRounds = 5;
 constexpr int64_t kLongSyscallNs = 10'000'000;
 constexpr size_t kStackReserve = 1024;  // released stacks kept resident for quick reuse
 constexpr size_t kScavengePerRound = 256;
@@ -43,6 +46,7 @@ constexpr size_t kScavengePerRound = 256;
 
 void Scheduler::sysmon_main() {
   int idle_rounds = 0;
+  int all_idle_rounds = 0;  // consecutive rounds at the maximum delay with every P idle
   int64_t delay = kSysmonMinNs;
   while (!shutting_down_.load()) {
     delay = idle_rounds == 0   ? kSysmonMinNs
@@ -51,15 +55,22 @@ void Scheduler::sysmon_main() {
     sysmon_note_.sleep_for(delay);
     if (shutting_down_.load()) break;
     if (idle_p_count_.load() == procs()) {
-      // Nothing runs: return every cached stack page to the kernel, then sleep until start_m
-      // wakes us (or a minute passes).
+      // Nothing runs. Only after a while of that (the delay at its maximum and a few more
+      // rounds, ~70 ms): return every cached stack page to the kernel, then sleep until
+      // start_m wakes us (or a minute passes). Sleeping at the first idle round cost a
+      // futex wake-up plus 50 rounds at 20 us on every idle-to-busy transition, which under
+      // moderate network load (Ps idle between events) is thousands per second.
+      ++idle_rounds;
+      if (delay < kSysmonMaxNs || ++all_idle_rounds < kDeepSleepRounds) continue;
       scavenge_stacks(0, SIZE_MAX);
       sysmon_sleeping_.store(true);
       if (idle_p_count_.load() == procs()) sysmon_note_.sleep_for(60'000'000'000);
       sysmon_sleeping_.store(false);
       idle_rounds = 0;
+      all_idle_rounds = 0;
       continue;
     }
+    all_idle_rounds = 0;
     const int64_t now = now_ns();
     if (netpoll_->waiters() > 0 && !poller_blocked_.load() &&
         now - last_poll_ns_.load(std::memory_order_relaxed) > kForcePollNs) {
@@ -111,6 +122,12 @@ int Scheduler::retake(int64_t now) {
       }
       bool others_wait =
           !p->runq.empty() || global_size_.load() > 0 || p->timers.next_when() <= now;
+      // Goroutines a poll queued without waking an M (run_polled) wait behind one that has
+      // run for a while: let an idle P take them.
+      if (others_wait && now - p->sysmon_schedwhen >= kQueueWaitNs && idle_p_count_.load() > 0 &&
+          spinning_m_count_.load() == 0) {
+        wake_p();
+      }
       if (state == PState::kRunning && others_wait && now - p->sysmon_schedwhen >= kLongRunNs &&
           p->status.compare_exchange_strong(word, kPStatusIdle)) {
         p->m = nullptr;
