@@ -111,6 +111,10 @@ class ServerConn {
   ServerConn* prev = nullptr;  // Server::conns_ links, under Server::mu_
   ServerConn* next = nullptr;
   const net::Address& peer() const { return conn_.peer_address(); }
+  std::string_view peer_ip() {
+    if (!peer_ip_) peer_ip_ = peer().ip_string();
+    return *peer_ip_;
+  }
   std::string& out() { return out_; }
 
  private:
@@ -148,6 +152,7 @@ class ServerConn {
   void run_watch();
   Watch watch_;
   std::atomic<bool> gone_{false};
+  std::optional<std::string> peer_ip_;
 };
 
 Result<void> ServerConn::send(std::span<const std::string_view> extra) {
@@ -349,6 +354,7 @@ void ServerConn::stop_watch() {
 // Request
 
 const net::Address& Request::remote_address() const { return conn_->peer(); }
+std::string_view Request::remote_ip() const { return conn_->peer_ip(); }
 bool Request::watch_disconnect(std::function<void()> on_gone) {
   return conn_->watch_disconnect(std::move(on_gone));
 }

@@ -62,6 +62,8 @@ class Request {
   const HeaderList& headers() const { return head_->headers; }
   Version version() const { return head_->version; }
   const net::Address& remote_address() const;
+  // remote_address()'s IP as text, no port ("" for Unix sockets): formatted once per connection.
+  std::string_view remote_ip() const;
 
   // The request body, streamed: next() returns views into the connection buffer. Reading it
   // first sends "100 Continue" if the client asked for it.

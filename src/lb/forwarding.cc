@@ -77,13 +77,4 @@ void forward_response_fields(const http::HeaderList& in,
   }
 }
 
-std::string client_ip(const net::Address& a) {
-  if (!a.is_ip()) return {};
-  std::string s = a.to_string();  // "1.2.3.4:5" or "[::1]:5"
-  std::size_t colon = s.rfind(':');
-  if (colon != std::string::npos) s.resize(colon);
-  if (s.size() >= 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
-  return s;
-}
-
 }  // namespace spindle::lb

@@ -40,7 +40,4 @@ void forward_request_fields(const http::HeaderList& in, std::string_view client_
 void forward_response_fields(const http::HeaderList& in,
                              std::optional<std::uint64_t> content_length, ForwardedFields& out);
 
-// "192.0.2.1" or "2001:db8::1" (no port, no brackets) for an IP address; "" otherwise.
-std::string client_ip(const net::Address& a);
-
 }  // namespace spindle::lb

@@ -77,10 +77,5 @@ TEST(ForwardingTest, ResponseKeepsLengthDropsHopByHop) {
   EXPECT_EQ(find(f, "Via"), "1.1 spindle-lb");
 }
 
-TEST(ForwardingTest, ClientIp) {
-  EXPECT_EQ(client_ip(*net::parse_address("192.0.2.1:5000")), "192.0.2.1");
-  EXPECT_EQ(client_ip(*net::parse_address("[2001:db8::1]:5000")), "2001:db8::1");
-}
-
 }  // namespace
 }  // namespace spindle::lb

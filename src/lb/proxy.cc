@@ -115,7 +115,7 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
   const http::RequestHead& head = req.head();
   const http::Header* host = head.headers.find("Host");
   ForwardedFields fields;
-  forward_request_fields(head.headers, client_ip(req.remote_address()),
+  forward_request_fields(head.headers, req.remote_ip(),
                          host != nullptr ? host->value : std::string_view(), fields);
   const http::BodyFraming framing = http::request_framing(head);
   const bool has_body = framing.kind != http::Framing::kNone;

@@ -167,6 +167,20 @@ Address Address::with_port(uint16_t port) const {
   return a;
 }
 
+std::string Address::ip_string() const {
+  char buf[INET6_ADDRSTRLEN];
+  if (family() == Family::kIPv4) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
+    return buf;
+  }
+  if (family() == Family::kIPv6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf,
+              sizeof buf);
+    return buf;
+  }
+  return {};
+}
+
 std::string Address::to_string() const {
   char buf[INET6_ADDRSTRLEN];
   switch (family()) {

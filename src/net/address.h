@@ -35,6 +35,8 @@ class Address {
   bool is_ip() const { return family() == Family::kIPv4 || family() == Family::kIPv6; }
   // "127.0.0.1:80", "[::1]:80", "[fe80::1%2]:80", "/run/x.sock", "@abstract", "" for kNone.
   std::string to_string() const;
+  // The IP address alone ("192.0.2.1", "2001:db8::1", no brackets or port); empty unless is_ip().
+  std::string ip_string() const;
 
   const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage_); }
   socklen_t sockaddr_len() const { return len_; }

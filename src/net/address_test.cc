@@ -84,6 +84,12 @@ TEST(ParseAddress, UnixPathLimit) {
   EXPECT_NE(a.error().detail.find("longer than 107"), std::string::npos);
 }
 
+TEST(ParseAddress, IpString) {
+  EXPECT_EQ(parse_address("192.0.2.1:5000")->ip_string(), "192.0.2.1");
+  EXPECT_EQ(parse_address("[2001:db8::1]:5000")->ip_string(), "2001:db8::1");
+  EXPECT_EQ(parse_address("/run/x.sock")->ip_string(), "");
+}
+
 TEST(ParseAddress, WithPort) {
   auto a = parse_address("[::1]:0");
   ASSERT_TRUE(a.ok());

@@ -296,7 +296,16 @@ bool Scheduler::take_idle_p(Machine* m) {
   }
   if (p == nullptr) return false;
   acquire_p(m, p);
+  wake_sysmon();  // e.g. the poller M taking a P after every P was idle
   return true;
+}
+
+// sysmon sleeps until woken once the runtime has been idle for a while: a P going busy wakes
+// it (rare: only the first transition after such a sleep pays the futex wake).
+void Scheduler::wake_sysmon() {
+  if (sysmon_sleeping_.load(std::memory_order_relaxed) && sysmon_sleeping_.exchange(false)) {
+    sysmon_note_.wakeup();
+  }
 }
 
 // A goroutine is switching to g0: turn its P from revocable (kRunning) to busy. False, and
@@ -391,10 +400,7 @@ void Scheduler::start_m(Processor* p, bool spinning) {
     }
   }
   wakeups_.fetch_add(1, std::memory_order_relaxed);
-  if (sysmon_sleeping_.load(std::memory_order_relaxed)) {
-    sysmon_sleeping_.store(false);
-    sysmon_note_.wakeup();
-  }
+  wake_sysmon();
   Machine* m = idle_m_get();
   if (m == nullptr) {
     new_m(p, spinning);

@@ -161,6 +161,7 @@ class Scheduler {
   std::atomic<int64_t> last_poll_ns_{0};
 
   std::thread sysmon_;
+  void wake_sysmon();
   Note sysmon_note_;
   std::atomic<bool> sysmon_sleeping_{false};
 

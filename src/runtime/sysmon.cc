@@ -1,7 +1,7 @@
 // sysmon and blocking calls.
 //
 // sysmon is a thread with no P (Go's sysmon). It sleeps 20 us, doubling up to 10 ms after 50
-// rounds in which it had nothing to do, and sleeps until woken once every P has been idle for
+// rounds in which it had nothing to do, and sleeps until woken once no goroutine has run for
 // a few rounds at 10 ms, so an idle runtime uses no CPU. Each round it:
 //   1. polls the network if nobody has for 10 ms and no M is blocked in the poller;
 //   2. starts an M if a timer is overdue and nobody is running timers;
@@ -46,7 +46,8 @@ constexpr size_t kScavengePerRound = 256;
 
 void Scheduler::sysmon_main() {
   int idle_rounds = 0;
-  int all_idle_rounds = 0;  // consecutive rounds at the maximum delay with every P idle
+  int all_idle_rounds = 0;  // consecutive rounds with every P idle and nothing run meanwhile
+  uint64_t idle_ticks = 0;  // the Ps' schedticks summed at the last all-idle round
   int64_t delay = kSysmonMinNs;
   while (!shutting_down_.load()) {
     delay = idle_rounds == 0   ? kSysmonMinNs
@@ -55,13 +56,18 @@ void Scheduler::sysmon_main() {
     sysmon_note_.sleep_for(delay);
     if (shutting_down_.load()) break;
     if (idle_p_count_.load() == procs()) {
-      // Nothing runs. Only after a while of that (the delay at its maximum and a few more
-      // rounds, ~70 ms): return every cached stack page to the kernel, then sleep until
-      // start_m wakes us (or a minute passes). Sleeping at the first idle round cost a
-      // futex wake-up plus 50 rounds at 20 us on every idle-to-busy transition, which under
-      // moderate network load (Ps idle between events) is thousands per second.
+      // Nothing runs now. Only once nothing has run for a while (the delay at its maximum
+      // and no goroutine scheduled for 5 rounds, ~50 ms): return every cached stack page to
+      // the kernel, then sleep until a P goes busy (wake_sysmon) or a minute passes.
+      // Sleeping whenever a round found every P idle cost a futex wake-up plus 50 rounds at
+      // 20 us per idle-to-busy transition, which under moderate network load (Ps idle
+      // between events) came to hundreds per second and ~3% of a proxy's CPU.
       ++idle_rounds;
-      if (delay < kSysmonMaxNs || ++all_idle_rounds < kDeepSleepRounds) continue;
+      uint64_t ticks = 0;  // unchanged across rounds: nothing ran in between
+      for (auto& p : allp_) ticks += p->schedtick.load(std::memory_order_relaxed);
+      all_idle_rounds = ticks == idle_ticks ? all_idle_rounds + 1 : 0;
+      idle_ticks = ticks;
+      if (delay < kSysmonMaxNs || all_idle_rounds < kDeepSleepRounds) continue;
       scavenge_stacks(0, SIZE_MAX);
       sysmon_sleeping_.store(true);
       if (idle_p_count_.load() == procs()) sysmon_note_.sleep_for(60'000'000'000);
