@@ -7,8 +7,8 @@
 // concurrently spent ~65% of CPU in epoll_wait contending on the instance's lock.
 //
 // Here:
-//   1. fds are sharded over several epoll instances ("shards", one per P by default,
-//      SPINDLE_NETPOLL=shared for Go's single instance); each fd is registered once, in shard
+//   1. fds are sharded over several epoll instances ("shards", one per P from 8 Ps up, else
+//      one; SPINDLE_NETPOLL=shared|sharded|N forces it); each fd is registered once, in shard
 //      fd % shards (not the opening P's: one accept loop opens every connection), edge-
 //      triggered for read and write.
 //   2. At most one thread polls a given shard without blocking at a time (`Shard::polling`),
@@ -21,7 +21,9 @@
 //      victims' shards: readiness is stolen like work, so one busy P is no bottleneck.
 //   4. When every P is idle, one M blocks in a root epoll instance that contains every shard's
 //      epoll fd plus an eventfd, with the nearest timer as timeout (epoll_pwait2: ns
-//      resolution). wake() writes the eventfd (a new earlier timer, shutdown).
+//      resolution). wake() writes the eventfd (a new earlier timer, shutdown). With a single
+//      instance (the default below 8 Ps, runtime.h) the instance is its own root: the
+//      blocking poll gets its events in one system call instead of two.
 //   5. sysmon polls every shard if nobody has for 10 ms, so readiness is never starved by
 //      busy run queues.
 //
