@@ -1,9 +1,20 @@
-// Slot hand-off. A releasing request that sees waiters offers its slot on an unbuffered
-// channel; a parked waiter takes it and in_flight_ does not change. If nobody is parked yet
-// (a waiter between its last try_take and its select), the offer fails and the slot is
-// returned to the count; the waiter then waits for the next release or its deadline. That
-// window costs a waiter at most queue_wait, never a lost slot.
+// Slot hand-off, newest waiter first. Waiters push themselves on a stack under mu_ and park
+// on their own one-slot channel (with the queue deadline); release() pops the newest and sends
+// it the slot, so in_flight_ does not change. FIFO (the first version: one shared channel)
+// made every admitted request under sustained overload wait the whole queue deadline, putting
+// the p99 of admitted requests at backend latency + queue_wait; LIFO admits the freshest
+// requests at once and lets the oldest time out (Facebook's "adaptive LIFO"; with no overload
+// the stack is empty and the order never matters).
+//
+// No lost slot: a waiter increments waiting_ and then tries to take a slot; a releaser
+// returns its slot to the count and then looks at waiting_ (both sequentially consistent), so
+// at least one of them sees the other: either the waiter takes the slot, or the releaser
+// takes it back and hands it to the newest waiter. A waiter whose deadline passes removes
+// itself under the lock; if it is no longer on the stack, a releaser popped it and the slot is
+// on its channel: it takes it (admitted after all).
 #include "lb/admission.h"
+
+#include <algorithm>
 
 #include "runtime/select.h"
 
@@ -27,27 +38,61 @@ bool Admission::admit() {
   }
   if (try_take()) return true;
   queued_.fetch_add(1, std::memory_order_relaxed);
-  waiting_.fetch_add(1, std::memory_order_seq_cst);
-  bool admitted = try_take();
-  if (!admitted && queue_wait_ > runtime::Duration::zero()) {
-    runtime::Timer deadline(queue_wait_);  // stopped on return, unlike after()'s timer
-    runtime::Select s;
-    std::optional<bool> slot;
-    std::optional<runtime::TimePoint> fired;
-    int got = s.recv(handoff_, &slot);
-    s.recv(deadline.c(), &fired);
-    admitted = s.wait() == got;
+  if (queue_wait_ <= runtime::Duration::zero()) {
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
-  waiting_.fetch_sub(1, std::memory_order_seq_cst);
-  if (!admitted) rejected_.fetch_add(1, std::memory_order_relaxed);
-  return admitted;
+  Waiter w;
+  {
+    runtime::MutexLock lock(mu_);
+    stack_.push_back(&w);
+    waiting_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  // A slot freed before we were visible: it goes to the newest waiter (maybe us). An empty
+  // stack means a releaser popped us already and our slot is on its way: this one goes back.
+  if (try_take() && !hand_off()) release();
+  runtime::Timer deadline(queue_wait_);  // stopped on return, unlike after()'s timer
+  runtime::Select s;
+  std::optional<bool> slot;
+  std::optional<runtime::TimePoint> fired;
+  int got = s.recv(w.slot, &slot);
+  s.recv(deadline.c(), &fired);
+  if (s.wait() == got) return true;
+  {
+    runtime::MutexLock lock(mu_);
+    auto it = std::find(stack_.begin(), stack_.end(), &w);
+    if (it != stack_.end()) {
+      stack_.erase(it);
+      waiting_.fetch_sub(1, std::memory_order_seq_cst);
+      rejected_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+  }
+  (void)w.slot.recv();  // popped by a release just as the deadline passed: the slot is ours
+  return true;
+}
+
+bool Admission::hand_off() {
+  Waiter* w = nullptr;
+  {
+    runtime::MutexLock lock(mu_);
+    if (stack_.empty()) return false;
+    w = stack_.back();
+    stack_.pop_back();
+    waiting_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  // w stays valid: it leaves admit() only after receiving from its channel once popped.
+  (void)w->slot.try_send(true);
+  return true;
 }
 
 void Admission::release() {
-  if (limit_ > 0 && waiting_.load(std::memory_order_seq_cst) > 0 && handoff_.try_send(true)) {
-    return;  // the slot went to a waiter
+  if (limit_ > 0 && waiting_.load(std::memory_order_seq_cst) > 0 && hand_off()) return;
+  in_flight_.fetch_sub(1, std::memory_order_seq_cst);
+  // A waiter may have pushed itself after our look and missed this slot: take it back for it.
+  if (limit_ > 0 && waiting_.load(std::memory_order_seq_cst) > 0 && try_take() && !hand_off()) {
+    in_flight_.fetch_sub(1, std::memory_order_seq_cst);
   }
-  in_flight_.fetch_sub(1, std::memory_order_release);
 }
 
 }  // namespace spindle::lb

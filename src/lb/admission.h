@@ -1,13 +1,19 @@
 // Admission: the overload guard in front of the proxy (--max-in-flight). Up to `limit`
 // requests run at once; the next ones wait at most `queue_wait` for a slot and are then
-// refused (the proxy answers 503 with Retry-After). The admitted path is one atomic
-// compare-and-swap; only waiters touch a channel and a timer. Design: docs/lb.md, "Overload".
+// refused (the proxy answers 503 with Retry-After). A freed slot goes to the *newest* waiter
+// (LIFO), so under sustained overload the admitted requests are the ones that waited least and
+// the oldest time out. The admitted path is one atomic compare-and-swap; only waiters touch
+// the lock, a channel and a timer. Design: docs/lb.md, "Overload".
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 
+#include <vector>
+
+#include "base/thread_annotations.h"
 #include "runtime/channel.h"
+#include "runtime/sync/mutex.h"
 #include "runtime/time.h"
 
 namespace spindle::lb {
@@ -28,14 +34,19 @@ class Admission {
   std::int64_t limit() const { return limit_; }
 
  private:
+  struct Waiter {
+    runtime::Chan<bool> slot = runtime::make_chan<bool>(1);  // the hand-off; never blocks
+  };
   bool try_take();
+  // Hands the caller's slot to the newest waiter: false (slot kept) if there is none.
+  bool hand_off();
 
   const std::int64_t limit_;
   const runtime::Duration queue_wait_;
   alignas(64) std::atomic<std::int64_t> in_flight_{0};
-  std::atomic<std::int64_t> waiting_{0};
-  // Unbuffered: release() hands its slot to a parked waiter directly (the count stays).
-  runtime::Chan<bool> handoff_ = runtime::make_chan<bool>(0);
+  std::atomic<std::int64_t> waiting_{0};  // stack_.size(), read without the lock
+  runtime::Mutex mu_;
+  std::vector<Waiter*> stack_ GUARDED_BY(mu_);  // oldest first
   std::atomic<std::uint64_t> queued_{0}, rejected_{0};
 };
 

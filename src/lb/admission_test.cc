@@ -53,6 +53,36 @@ TEST_P(AdmissionTest, AReleasedSlotGoesToAWaiter) {
   });
 }
 
+// Newest first: under sustained overload the admitted requests are those that waited least.
+TEST_P(AdmissionTest, AFreedSlotGoesToTheNewestWaiter) {
+  run([] {
+    Admission a(1, 5s);
+    EXPECT_TRUE(a.admit());
+    runtime::WaitGroup wg;
+    std::atomic<int> order{0};
+    int old_rank = 0, new_rank = 0;
+    auto waiter = [&](int* rank) {
+      runtime::go([&, rank] {
+        EXPECT_TRUE(a.admit());
+        *rank = order.fetch_add(1) + 1;
+        a.release();
+        wg.done();
+      });
+    };
+    wg.add(2);
+    waiter(&old_rank);
+    runtime::sleep_for(20ms);  // the old waiter is on the stack
+    waiter(&new_rank);
+    runtime::sleep_for(20ms);
+    EXPECT_EQ(a.queued(), 2u);
+    a.release();
+    wg.wait();
+    EXPECT_EQ(new_rank, 1);
+    EXPECT_EQ(old_rank, 2);
+    EXPECT_EQ(a.in_flight(), 0);
+  });
+}
+
 TEST_P(AdmissionTest, ManyGoroutinesNeverExceedTheLimit) {
   run([] {
     Admission a(4, 1s);
