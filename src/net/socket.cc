@@ -4,7 +4,8 @@
 // registered once with the netpoller (runtime/netpoll.h, edge-triggered). An operation is a
 // loop, as in Go's internal/poll:
 //
-//   1. If the mode's deadline has passed, fail with kTimeout (even if data is ready).
+//   1. If the mode's deadline has passed (the poller's timer fired, or it was set in the past:
+//      runtime::poll_deadline_expired, no clock read), fail with kTimeout even if data is ready.
 //   2. Make the system call. Success: return. EINTR: retry. Other errors: return them.
 //   3. EAGAIN: poll_wait(pd, mode) parks the goroutine (no thread is held) until the fd may
 //      be ready (kReady: back to 2), the deadline passes (kTimeout) or the socket is being
@@ -27,9 +28,9 @@
 //      poll_close and close(2). Hence close() does not wait: the fd is released as soon as the
 //      woken operations have unwound, which for a parked reader is its next time on a CPU.
 //
-// Deadlines are absolute TimePoints stored here (checked in step 1) and handed to the poller
-// (poll_set_deadline), which wakes a parked operation when they pass or change. A deadline
-// that passed stays passed: every later operation in that mode fails with kTimeout until a new
+// Deadlines are absolute TimePoints stored here (for dial and the EMFILE back-off) and handed
+// to the poller (poll_set_deadline), which wakes a parked operation when they pass or change,
+// and whose expired flag step 1 reads. A deadline that passed stays passed: every later operation in that mode fails with kTimeout until a new
 // deadline is set, as in Go.
 //
 // Drained reads (nginx's trick; Go pays the EAGAIN). A reader clears the poller's read token
@@ -126,9 +127,8 @@ Result<void> Socket::close(const char* op) {
   return {};
 }
 
-bool Socket::deadline_passed(const std::atomic<int64_t>& deadline) const {
-  int64_t d = deadline.load(std::memory_order_relaxed);
-  return d != INT64_MAX && runtime::Clock::now().time_since_epoch().count() >= d;
+bool Socket::deadline_passed(PollMode mode) const {
+  return runtime::poll_deadline_expired(pd_, mode);  // the poller's timer says so: no clock read
 }
 
 Result<void> Socket::wait(PollMode mode, const char* op) {
@@ -146,7 +146,7 @@ Result<void> Socket::wait(PollMode mode, const char* op) {
 Result<size_t> Socket::read(char* buf, size_t len) {
   OpRef ref(this, kReading);
   if (!ref) return Error::closed("read");
-  if (deadline_passed(read_deadline_)) return Error::timeout("read");
+  if (deadline_passed(PollMode::kRead)) return Error::timeout("read");
   if (drained_ && len > 0) {
     if (auto w = wait(PollMode::kRead, "read"); !w) return w.error();
     drained_ = false;
@@ -167,7 +167,7 @@ Result<size_t> Socket::read(char* buf, size_t len) {
 Result<size_t> Socket::write(const char* buf, size_t len) {
   OpRef ref(this, kWriting);
   if (!ref) return Error::closed("write");
-  if (deadline_passed(write_deadline_)) return Error::timeout("write");
+  if (deadline_passed(PollMode::kWrite)) return Error::timeout("write");
   size_t done = 0;
   while (done < len) {
     ssize_t n = ::send(fd_, buf + done, len - done, MSG_NOSIGNAL);
@@ -185,7 +185,7 @@ Result<size_t> Socket::write(const char* buf, size_t len) {
 Result<size_t> Socket::writev(iovec* iov, int count) {
   OpRef ref(this, kWriting);
   if (!ref) return Error::closed("writev");
-  if (deadline_passed(write_deadline_)) return Error::timeout("writev");
+  if (deadline_passed(PollMode::kWrite)) return Error::timeout("writev");
   size_t done = 0;
   while (count > 0) {
     if (iov->iov_len == 0) {  // skip empty entries (and those a short write finished)
@@ -221,7 +221,7 @@ Result<size_t> Socket::writev(iovec* iov, int count) {
 Result<int> Socket::accept(sockaddr_storage* sa, socklen_t* len) {
   OpRef ref(this, kReading);
   if (!ref) return Error::closed("accept");
-  if (deadline_passed(read_deadline_)) return Error::timeout("accept");
+  if (deadline_passed(PollMode::kRead)) return Error::timeout("accept");
   for (;;) {
     *len = sizeof *sa;
     int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(sa), len, SOCK_NONBLOCK | SOCK_CLOEXEC);

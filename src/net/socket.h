@@ -90,7 +90,7 @@ class Socket {
   friend class OpRef;
   // Wait for mode after EAGAIN; an error for kTimeout / kClosed.
   Result<void> wait(runtime::PollMode mode, const char* op);
-  bool deadline_passed(const std::atomic<int64_t>& deadline) const;
+  bool deadline_passed(runtime::PollMode mode) const;
 
   const int fd_;
   runtime::PollDesc* const pd_;

@@ -33,6 +33,16 @@
 // in between turned "wait" into "ready", so the swap fails and the goroutine doesn't park.
 // Readiness, deadlines and close all go through unblock(), which returns the goroutine to ready.
 //
+// Deadlines (Go's pollDesc timers, made lazy). A deadline is a time and a timer armed at or
+// before it. Moving it later — what a server does on every request (idle, header and write
+// timeouts) — only stores the new time: the timer fires early, finds the deadline still ahead
+// and re-arms for it (nginx's lazy timers, Go's timerModifiedLater). Only a deadline moved
+// earlier moves the timer; clearing one leaves the timer to fire into nothing. So a request
+// costs a few stores instead of a heap removal and insertion per deadline change. The firing
+// takes the pd's deadline lock; poll_set_deadline, which holds it, never waits for a firing
+// (timer_remove, not timer_stop), so they cannot deadlock, and whichever runs second sees the
+// other's work. The expired flag is what sockets check before each operation (no clock read).
+//
 // Readiness tokens and read hooks (netpoll.h). The mode word doubles as nginx's "ready" flag:
 // readers clear it before read(2), so a short read proves the socket drained and the next read
 // parks without a failing system call. A read hook is a goroutine the poller creates itself
@@ -95,13 +105,27 @@ void ready_if(Goroutine* g) {
   if (g != nullptr) ready(g);
 }
 
+// A deadline timer fired: expire the mode if its deadline has passed, else re-arm for the
+// deadline (it moved later since the timer was armed: see "Deadlines" above).
 template <PollMode kMode>
-void deadline_fired(void* arg, uintptr_t seq) {
+void deadline_fired(void* arg, uintptr_t) {
   auto* pd = static_cast<PollDesc*>(arg);
-  auto& gen = kMode == PollMode::kRead ? pd->rseq : pd->wseq;
-  if (gen.load(std::memory_order_acquire) != seq) return;  // re-armed or cleared since
-  (kMode == PollMode::kRead ? pd->r_expired : pd->w_expired).store(true);
-  ready_if(unblock(kMode == PollMode::kRead ? pd->rg : pd->wg, false));
+  constexpr bool kRead = kMode == PollMode::kRead;
+  Goroutine* wake = nullptr;
+  {
+    base::SpinLockGuard l(pd->deadline_mu);
+    const int64_t d = kRead ? pd->r_deadline : pd->w_deadline;
+    RuntimeTimer& t = kRead ? pd->rt : pd->wt;
+    if (d == kNever) return;
+    if (d <= now_ns()) {
+      (kRead ? pd->r_expired : pd->w_expired).store(true);
+      wake = unblock(kRead ? pd->rg : pd->wg, false);
+    } else if (t.heap.load(std::memory_order_acquire) == nullptr) {
+      t.when = d;
+      timer_start(&t);
+    }
+  }
+  ready_if(wake);
 }
 
 Netpoll& netpoll() { return Scheduler::get()->netpoll(); }
@@ -207,6 +231,13 @@ PollDesc* Netpoll::open(int fd, int shard, int* err) {
   pd->closing.store(false);
   pd->r_expired.store(false);
   pd->w_expired.store(false);
+  {
+    base::SpinLockGuard l(pd->deadline_mu);
+    pd->r_deadline = pd->w_deadline = kNever;
+    pd->rt.fn = &deadline_fired<PollMode::kRead>;
+    pd->wt.fn = &deadline_fired<PollMode::kWrite>;
+    pd->rt.arg = pd->wt.arg = pd;
+  }
   pd->read_hook.store(nullptr);
   pd->hangup.store(false);
   epoll_event ev{};
@@ -340,9 +371,8 @@ void poll_close(PollDesc* pd) {
   // Goroutines woken by the eviction may still be reading pd: wait until they have left.
   while (pd->users.load(std::memory_order_acquire) > 0) yield();
   {
-    base::SpinLockGuard l(pd->deadline_mu);
-    pd->rseq.fetch_add(1);
-    pd->wseq.fetch_add(1);
+    base::SpinLockGuard l(pd->deadline_mu);  // a firing from now on does nothing
+    pd->r_deadline = pd->w_deadline = kNever;
   }
   timer_stop(&pd->rt);
   timer_stop(&pd->wt);
@@ -400,6 +430,11 @@ bool poll_ready_pending(const PollDesc* pd, PollMode mode) {
 // while someone waits for readiness. Whoever takes the hook back out uncounts it.
 bool poll_hangup_seen(const PollDesc* pd) { return pd->hangup.load(); }
 
+bool poll_deadline_expired(const PollDesc* pd, PollMode mode) {
+  return (mode == PollMode::kRead ? pd->r_expired : pd->w_expired)
+      .load(std::memory_order_acquire);
+}
+
 bool poll_arm_read_hook(PollDesc* pd, PollHook* hook) {
   Netpoll& np = netpoll();
   np.waiters_.fetch_add(1, std::memory_order_acq_rel);
@@ -423,25 +458,33 @@ bool poll_disarm_read_hook(PollDesc* pd) {
 void poll_set_deadline(PollDesc* pd, PollMode mode, TimePoint deadline) {
   const bool read = mode == PollMode::kRead;
   RuntimeTimer& t = read ? pd->rt : pd->wt;
-  std::atomic<uint32_t>& gen = read ? pd->rseq : pd->wseq;
   std::atomic<bool>& expired = read ? pd->r_expired : pd->w_expired;
+  const int64_t d = deadline == TimePoint::max() ? kNever : to_ns(deadline);
   Goroutine* wake = nullptr;
   {
     base::SpinLockGuard l(pd->deadline_mu);
-    uint32_t seq = gen.fetch_add(1, std::memory_order_acq_rel) + 1;  // older firings are stale
-    timer_stop(&t);
-    if (deadline == TimePoint::max()) {
+    (read ? pd->r_deadline : pd->w_deadline) = d;
+    if (d == kNever) {
+      expired.store(false);  // an armed timer may stay: it will find nothing to do
+    } else if (t.heap.load(std::memory_order_acquire) != nullptr && t.when <= d) {
+      // The common case (a deadline moved later): the armed timer fires first and re-arms or
+      // expires; no clock read, no heap operation.
       expired.store(false);
-    } else if (int64_t when = to_ns(deadline); when <= now_ns()) {
+    } else if (d <= now_ns()) {
       expired.store(true);
       wake = unblock(read ? pd->rg : pd->wg, false);
     } else {
       expired.store(false);
-      t.fn = read ? &deadline_fired<PollMode::kRead> : &deadline_fired<PollMode::kWrite>;
-      t.arg = pd;
-      t.seq = seq;
-      t.when = when;
-      timer_start(&t);
+      if (t.heap.load(std::memory_order_acquire) == nullptr) {
+        // Not armed, or firing right now (it then waits for our lock and finds it armed).
+        t.when = d;
+        timer_start(&t);
+      } else if (timer_remove(&t)) {  // armed later than d: moved earlier, the timer must too
+        t.when = d;
+        timer_start(&t);
+      }
+      // Else timer_remove lost to a firing, which re-arms for d under this lock once we
+      // release it.
     }
   }
   ready_if(wake);

@@ -36,6 +36,9 @@ PollStatus poll_wait(PollDesc* pd, PollMode mode);
 // Sets the deadline of `mode` (TimePoint::max(): none). A deadline in the past makes the
 // current and future waits return kTimeout at once; a waiter already parked sees the change.
 void poll_set_deadline(PollDesc* pd, PollMode mode, TimePoint deadline);
+// True once the mode's deadline has passed (as the runtime's timer saw it, or at once when set
+// in the past) and until a new deadline is set: no clock read (Go's pd.rd < 0).
+bool poll_deadline_expired(const PollDesc* pd, PollMode mode);
 // Marks pd as about to be closed: current and future waits return kClosed (Go's evict).
 void poll_evict(PollDesc* pd);
 

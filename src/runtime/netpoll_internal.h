@@ -36,12 +36,16 @@ class PollDesc {
   std::atomic<uintptr_t> rg{0}, wg{0};
   std::atomic<bool> closing{false};
   std::atomic<bool> r_expired{false}, w_expired{false};
-  std::atomic<uint32_t> rseq{0}, wseq{0};  // deadline generations: stale timers do nothing
   std::atomic<int> users{0};               // goroutines inside poll_wait
   std::atomic<PollHook*> read_hook{nullptr};  // poll_arm_read_hook
   std::atomic<bool> hangup{false};  // EPOLLRDHUP, EPOLLHUP or EPOLLERR seen: poll_hangup_seen
-  base::SpinLock deadline_mu;              // serializes poll_set_deadline per pd
-  RuntimeTimer rt, wt;                     // deadline timers
+  // Deadlines (ns, kNever: none) and their timers, lazily armed: a timer fires at or before
+  // its deadline, and a firing that finds the deadline moved later re-arms (netpoll.cc,
+  // "Deadlines"). All under deadline_mu, which is never held while waiting for a timer.
+  base::SpinLock deadline_mu;
+  int64_t r_deadline GUARDED_BY(deadline_mu) = kNever;
+  int64_t w_deadline GUARDED_BY(deadline_mu) = kNever;
+  RuntimeTimer rt, wt;
   PollDesc* next_free = nullptr;
 };
 

@@ -217,6 +217,50 @@ TEST(NetpollIdle, TenThousandIdleSocketsUseNoCpu) {
   EXPECT_LT(used, 0.05) << n << " idle sockets burned " << used << " s of CPU in 1 s";
 }
 
+// Deadline timers are lazy: a deadline moved later keeps the armed timer, which fires early
+// and re-arms. The wait must time out at the last deadline, never at an earlier one; a
+// deadline moved earlier must fire at the earlier time.
+TEST_P(NetpollTest, DeadlineMovedLaterAndEarlier) {
+  run([] {
+    Pair p;
+    int err = 0;
+    PollDesc* pd = poll_open(p.fd[0], &err);
+    ASSERT_NE(pd, nullptr);
+    TimePoint last;
+    WaitGroup mover;
+    mover.add(1);
+    go([&] {  // keeps pushing the deadline 200 ms ahead for ~120 ms
+      for (int i = 0; i < 12; ++i) {
+        last = Clock::now() + 200ms;
+        poll_set_deadline(pd, PollMode::kRead, last);
+        sleep_for(10ms);
+      }
+      mover.done();
+    });
+    sleep_for(1ms);
+    char c;
+    EXPECT_EQ(read_byte(p.fd[0], pd, &c), PollStatus::kTimeout);
+    auto at = Clock::now();
+    mover.wait();
+    EXPECT_GE(at, last);  // not at one of the earlier deadlines
+    EXPECT_LT(at, last + kSlack);
+    // Far deadline first, then an earlier one: the earlier one fires.
+    auto start = Clock::now();
+    poll_set_deadline(pd, PollMode::kRead, start + 10s);
+    poll_set_deadline(pd, PollMode::kRead, start + 30ms);
+    EXPECT_EQ(read_byte(p.fd[0], pd, &c), PollStatus::kTimeout);
+    EXPECT_GE(Clock::now() - start, 30ms);
+    EXPECT_LT(Clock::now() - start, 30ms + kSlack);
+    // Cleared: the armed timer fires into nothing and data is read normally.
+    poll_set_deadline(pd, PollMode::kRead, start + 40ms);
+    poll_set_deadline(pd, PollMode::kRead, TimePoint::max());
+    sleep_for(60ms);
+    ASSERT_EQ(write(p.fd[1], "z", 1), 1);
+    EXPECT_EQ(read_byte(p.fd[0], pd, &c), PollStatus::kReady);
+    poll_close(pd);
+  });
+}
+
 // A read hook starts its goroutine when the peer writes, not before.
 TEST_P(NetpollTest, ReadHookStartsGoroutineOnData) {
   run([] {

@@ -115,6 +115,17 @@ void timer_start(RuntimeTimer* t) {
   Scheduler::get()->add_timer(t);
 }
 
+bool timer_remove(RuntimeTimer* t) {
+  for (;;) {
+    TimerHeap* h = t->heap.load(std::memory_order_acquire);
+    if (h == nullptr) return false;
+    base::SpinLockGuard l(h->mu_);
+    if (t->heap.load(std::memory_order_relaxed) != h) continue;  // moved meanwhile
+    h->remove_locked(t);
+    return true;
+  }
+}
+
 bool timer_stop(RuntimeTimer* t) {
   bool was_armed = false;
   for (;;) {

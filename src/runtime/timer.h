@@ -56,6 +56,7 @@ class TimerHeap {
 
  private:
   friend bool timer_stop(RuntimeTimer* t);
+  friend bool timer_remove(RuntimeTimer* t);
   void push_locked(RuntimeTimer* t) REQUIRES(mu_);
   void remove_locked(RuntimeTimer* t) REQUIRES(mu_);
   void sift_up(int32_t i) REQUIRES(mu_);
@@ -75,6 +76,9 @@ void timer_start(RuntimeTimer* t);
 // Disarms t; true if it was armed (so its fn will not run for this arming). If fn is running
 // right now, waits for it to finish, so the caller may free t afterwards. O(log n).
 bool timer_stop(RuntimeTimer* t);
+// Removes t from its heap if it is in one (true); never waits for a firing in progress, so a
+// caller may hold a lock that t's fn takes. Under the caller's own serialization of t.
+bool timer_remove(RuntimeTimer* t);
 // timer_stop, then arm again at `when`. Returns what timer_stop returned.
 bool timer_reset(RuntimeTimer* t, int64_t when);
 
