@@ -145,9 +145,9 @@ class ServerConn {
     bool active = false;
     std::function<void()> on_gone;
     runtime::PollHook hook;
-    runtime::WaitGroup done;          // run_watch has returned
-    std::atomic<bool> stop{false};    // stop_watch asks run_watch to return
-    std::string bytes;  // read from the client meanwhile: the next request's
+    runtime::WaitGroup done;        // run_watch has returned
+    std::atomic<bool> stop{false};  // stop_watch asks run_watch to return
+    std::string bytes;              // read from the client meanwhile: the next request's
   };
   void run_watch();
   Watch watch_;

@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstdint>
-
 #include <vector>
 
 #include "base/thread_annotations.h"

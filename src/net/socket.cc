@@ -30,8 +30,8 @@
 //
 // Deadlines are absolute TimePoints stored here (for dial and the EMFILE back-off) and handed
 // to the poller (poll_set_deadline), which wakes a parked operation when they pass or change,
-// and whose expired flag step 1 reads. A deadline that passed stays passed: every later operation in that mode fails with kTimeout until a new
-// deadline is set, as in Go.
+// and whose expired flag step 1 reads. A deadline that passed stays passed: every later operation
+// in that mode fails with kTimeout until a new deadline is set, as in Go.
 //
 // Drained reads (nginx's trick; Go pays the EAGAIN). A reader clears the poller's read token
 // (runtime::poll_consume_ready) just before read(2). If the read returns fewer bytes than it

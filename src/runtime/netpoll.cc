@@ -431,8 +431,7 @@ bool poll_ready_pending(const PollDesc* pd, PollMode mode) {
 bool poll_hangup_seen(const PollDesc* pd) { return pd->hangup.load(); }
 
 bool poll_deadline_expired(const PollDesc* pd, PollMode mode) {
-  return (mode == PollMode::kRead ? pd->r_expired : pd->w_expired)
-      .load(std::memory_order_acquire);
+  return (mode == PollMode::kRead ? pd->r_expired : pd->w_expired).load(std::memory_order_acquire);
 }
 
 bool poll_arm_read_hook(PollDesc* pd, PollHook* hook) {

@@ -36,7 +36,7 @@ class PollDesc {
   std::atomic<uintptr_t> rg{0}, wg{0};
   std::atomic<bool> closing{false};
   std::atomic<bool> r_expired{false}, w_expired{false};
-  std::atomic<int> users{0};               // goroutines inside poll_wait
+  std::atomic<int> users{0};                  // goroutines inside poll_wait
   std::atomic<PollHook*> read_hook{nullptr};  // poll_arm_read_hook
   std::atomic<bool> hangup{false};  // EPOLLRDHUP, EPOLLHUP or EPOLLERR seen: poll_hangup_seen
   // Deadlines (ns, kNever: none) and their timers, lazily armed: a timer fires at or before
