@@ -3,6 +3,10 @@
 // The scheduler's job is to distribute ready-to-run goroutines over worker threads, the same
 // way Go's runtime does (src/runtime/proc.go); names and protocols follow it.
 //
+// Files: this one (the scheduling loop, worker parking, switching, locked goroutines);
+// scheduler_poll.cc (the netpoller and timers in the loop); goroutine_alloc.cc (goroutine and
+// stack allocation, spawn); sysmon.cc (sysmon, blocking calls, fairness); machine.cc (Note).
+//
 // The main concepts are:
 //   G - goroutine (goroutine.h): a function with its own stack.
 //   M - machine (machine.h): an OS thread; it runs goroutines while holding a P.
@@ -54,10 +58,8 @@
 // would run on the next goroutine's stack and every path would need to know about it);
 // a condition variable per M instead of a futex note (same cost, one more lock to reason about).
 
-#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -111,35 +113,6 @@ void goroutine_entry(void* arg);
 Machine* this_m() {
   asm volatile("" ::: "memory");
   return tls_m;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Note
-
-void Note::sleep() {
-  while (key_.load(std::memory_order_acquire) == 0) {
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&key_), FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr,
-            0);
-  }
-  key_.store(0, std::memory_order_relaxed);
-}
-
-bool Note::sleep_for(int64_t timeout_ns) {
-  int64_t deadline = now_ns() + timeout_ns;
-  while (key_.load(std::memory_order_acquire) == 0) {
-    int64_t left = deadline - now_ns();
-    if (left <= 0) return false;
-    timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&key_), FUTEX_WAIT_PRIVATE, 0, &ts, nullptr, 0);
-  }
-  key_.store(0, std::memory_order_relaxed);
-  return true;
-}
-
-void Note::wakeup() {
-  key_.store(1, std::memory_order_release);
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&key_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr,
-          0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -743,113 +716,6 @@ Goroutine* Scheduler::drop_p_and_recheck(Machine* m) {
   return nullptr;
 }
 
-// Every P is idle (or this M found nothing): block in the poller until a socket is ready, the
-// nearest timer is due, or wake() (Go's findRunnable, "poll network until next timer").
-Goroutine* Scheduler::block_in_poller(Machine* m) {
-  poll_until_.store(0);
-  int64_t until = nearest_timer();
-  int64_t now = now_ns();
-  poll_until_.store(until);
-  GList list;
-  if (until == kNever || until > now) {
-    netpoll_->poll_blocking(until == kNever ? -1 : until - now, list);
-  } else {
-    netpoll_->poll_all(list);
-  }
-  poll_until_.store(0);
-  poller_blocked_.store(false);
-  last_poll_ns_.store(now_ns(), std::memory_order_relaxed);
-  if (!take_idle_p(m)) {
-    inject_list(list);
-    return nullptr;
-  }
-  run_all_timers(now_ns());
-  return list.empty() ? nullptr : run_polled(m->p, list);
-}
-
-Goroutine* Scheduler::poll_shard_into(Processor* p, int shard) {
-  GList list;
-  if (!netpoll_->poll_shard(shard, list) || list.empty()) return nullptr;
-  last_poll_ns_.store(now_ns(), std::memory_order_relaxed);
-  return run_polled(p, list);
-}
-
-void Scheduler::make_runnable(Goroutine* g) {
-  GStatus expected = GStatus::kWaiting;
-  if (!g->status.compare_exchange_strong(expected, GStatus::kRunnable)) {
-    SPINDLE_FATAL(std::string("ready of goroutine ") + std::to_string(g->id) + " in status " +
-                  to_string(expected) + " (only a parked goroutine can be readied)");
-  }
-  g->wait_reason = WaitReason::kNone;
-}
-
-// Goroutines readied by a poll, on an M holding P p: run the first, queue the rest, and wake
-// another M only for a batch worth it. Go wakes one for any second goroutine; but a woken M
-// costs 40-80 us of wake-up here (futex, two context switches) while a network goroutine
-// typically runs 5-20 us before it parks again, so for a few this M is done with them sooner
-// than a helper could start — and at moderate load the helper would mostly find nothing and
-// park again, which measured as ~12% of a proxy's CPU. sysmon wakes an M if a queue still
-// waits behind a long runner (retake, kQueueWaitNs).
-Goroutine* Scheduler::run_polled(Processor* p, GList& list) {
-  Goroutine* first = list.pop();
-  make_runnable(first);
-  const bool batch = list.size >= kWakeBatch;
-  while (Goroutine* g = list.pop()) {
-    make_runnable(g);
-    runq_put(p, g, false);
-  }
-  if (batch) wake_p();
-  return first;
-}
-
-// Goroutines readied by a poll on a thread without a P: global queue, and an M for each idle
-// P up to their number (Go's injectglist).
-void Scheduler::inject_list(GList& list) {
-  if (list.empty()) return;
-  int n = list.size;
-  {
-    base::ThreadMutexLock l(mu_);
-    while (Goroutine* g = list.pop()) {
-      make_runnable(g);
-      global_put(g);
-    }
-  }
-  for (int i = 0; i < n && idle_p_count_.load() > 0; ++i) start_m(nullptr, false);
-}
-
-void Scheduler::run_timers(Processor* p, int64_t now) {
-  if (p->timers.next_when() <= now) p->timers.run_expired(now);
-}
-
-void Scheduler::run_all_timers(int64_t now) {
-  for (auto& p : allp_) run_timers(p.get(), now);
-}
-
-int64_t Scheduler::nearest_timer() const {
-  int64_t next = kNever;
-  for (auto& p : allp_) next = std::min(next, p->timers.next_when());
-  return next;
-}
-
-bool Scheduler::any_timers() const {
-  for (auto& p : allp_) {
-    if (p->timers.size() > 0) return true;
-  }
-  return false;
-}
-
-void Scheduler::add_timer(RuntimeTimer* t) {
-  {
-    PUse use(this_m());
-    (use.p() != nullptr ? use.p() : allp_[0].get())->timers.add(t);
-  }
-  // A poller sleeping past this timer must wake up and sleep again for less.
-  if (poller_blocked_.load()) {
-    int64_t until = poll_until_.load();
-    if (until == 0 || t->when < until) netpoll_->wake();
-  }
-}
-
 void Scheduler::execute(Machine* m, Goroutine* g) {
   Processor* p = m->p;
   p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -942,157 +808,6 @@ Goroutine* Scheduler::after_switch(Machine* m, Goroutine* g) {
       break;
   }
   SPINDLE_FATAL("goroutine switched to the scheduler without saying why");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Goroutines
-
-uint64_t Scheduler::next_goid(Processor* p) {
-  constexpr uint64_t kBatch = 16;
-  if (p == nullptr) return goid_gen_.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (p->goid_next == p->goid_end) {
-    p->goid_next = goid_gen_.fetch_add(kBatch, std::memory_order_relaxed) + 1;
-    p->goid_end = p->goid_next + kBatch;
-  }
-  return p->goid_next++;
-}
-
-// A free goroutine: from P p's list (refilled from the global one), else a new one. p may be
-// null (a caller without a P).
-Goroutine* Scheduler::g_get(Processor* p) {
-  if ((p == nullptr || p->gfree == nullptr) &&
-      global_free_count_hint_.load(std::memory_order_relaxed) > 0) {
-    base::ThreadMutexLock l(mu_);
-    if (p == nullptr && global_free_ != nullptr) {
-      Goroutine* g = global_free_;
-      global_free_ = g->sched_next;
-      global_free_count_hint_.fetch_sub(1, std::memory_order_relaxed);
-      g->sched_next = nullptr;
-      return g;
-    }
-    while (p != nullptr && global_free_ != nullptr && p->gfree_count < 32) {
-      Goroutine* g = global_free_;
-      global_free_ = g->sched_next;
-      g->sched_next = p->gfree;
-      p->gfree = g;
-      ++p->gfree_count;
-      global_free_count_hint_.fetch_sub(1, std::memory_order_relaxed);
-    }
-  }
-  if (p != nullptr && p->gfree != nullptr) {
-    Goroutine* g = p->gfree;
-    p->gfree = g->sched_next;
-    g->sched_next = nullptr;
-    --p->gfree_count;
-    return g;
-  }
-  auto* g = new Goroutine();
-  base::ThreadMutexLock l(allg_mu_);
-  allg_.push_back(g);
-  return g;
-}
-
-void Scheduler::g_put(Processor* p, Goroutine* g) {
-  g->ctx.sp = nullptr;
-  if (p != nullptr) {
-    g->sched_next = p->gfree;
-    p->gfree = g;
-    if (++p->gfree_count < 64) return;
-  }
-  base::ThreadMutexLock l(mu_);
-  if (p == nullptr) {
-    g->sched_next = global_free_;
-    global_free_ = g;
-    global_free_count_hint_.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  while (p->gfree_count > 32) {
-    Goroutine* x = p->gfree;
-    p->gfree = x->sched_next;
-    --p->gfree_count;
-    x->sched_next = global_free_;
-    global_free_ = x;
-    global_free_count_hint_.fetch_add(1, std::memory_order_relaxed);
-  }
-}
-
-// Stacks outlive their goroutines: a dead goroutine's stack goes to its P's cache, and the next
-// goroutine to start running takes it, so 1M queued goroutines need only as many stacks as
-// run at once.
-Stack Scheduler::stack_get(Processor* p) {
-  if (p->stack_cache.empty()) {
-    base::ThreadMutexLock l(mu_);
-    while (!global_stacks_.empty() && p->stack_cache.size() < kStackCacheBatch) {
-      p->stack_cache.push_back(global_stacks_.back());
-      global_stacks_.pop_back();
-    }
-  }
-  if (p->stack_cache.empty()) return Stack::allocate(stack_size_);
-  Stack s = p->stack_cache.back();
-  p->stack_cache.pop_back();
-  return s;
-}
-
-void Scheduler::stack_put(Processor* p, Stack s) {
-  if (p != nullptr) {
-    p->stack_cache.push_back(s);
-    if (p->stack_cache.size() < 2 * kStackCacheBatch) return;
-  }
-  base::ThreadMutexLock l(mu_);
-  if (p == nullptr) {
-    global_stack_put(s);
-    return;
-  }
-  while (p->stack_cache.size() > kStackCacheBatch) {
-    global_stack_put(p->stack_cache.back());
-    p->stack_cache.pop_back();
-  }
-}
-
-void Scheduler::global_stack_put(Stack s) {
-  if (global_stacks_.size() < kGlobalStackCacheMax) {
-    global_stacks_.push_back(s);
-  } else {
-    s.release();
-  }
-}
-
-void Scheduler::init_goroutine(Goroutine* g, uint64_t id, base::Task fn) {
-  g->id = id;
-  g->fn = std::move(fn);
-  g->ctx.sp = nullptr;
-  g->wait_reason = WaitReason::kNone;
-  g->param = nullptr;
-  g->select_done.store(0, std::memory_order_relaxed);
-  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
-  live_.fetch_add(1, std::memory_order_relaxed);
-  created_.fetch_add(1, std::memory_order_relaxed);
-}
-
-Goroutine* Scheduler::spawn(base::Task fn) {
-  Machine* m = this_m();
-  if (m == nullptr || m->curg == nullptr) {
-    base::fatal_raw("go() called from outside a goroutine (start one with Runtime::run)");
-  }
-  PUse use(m);
-  Processor* p = use.p();
-  Goroutine* g = g_get(p);
-  init_goroutine(g, next_goid(p), std::move(fn));
-  if (p == nullptr) {
-    inject(g);
-    return g;
-  }
-  runq_put(p, g, true);
-  wake_p();
-  return g;
-}
-
-Goroutine* Scheduler::create_waiting(base::Task fn) {
-  Goroutine* g = g_get(nullptr);
-  init_goroutine(g, next_goid(nullptr), std::move(fn));
-  g->status.store(GStatus::kWaiting, std::memory_order_relaxed);
-  g->wait_reason = WaitReason::kIOWait;
-  return g;
 }
 
 void Scheduler::run_main(base::Task main) {

@@ -1,0 +1,119 @@
+// The scheduler's side of the netpoller and timers: blocking in the poller when every P is
+// idle, polling a shard for work, running what a poll readied, and the per-P timer heaps.
+// Split from scheduler.cc, whose design comment covers the whole scheduling loop;
+// docs/runtime.md, "Netpoller" and "Timers", has the reasoning.
+#include <string>
+
+#include "base/check.h"
+#include "runtime/scheduler_internal.h"
+
+namespace spindle::runtime {
+
+// Every P is idle (or this M found nothing): block in the poller until a socket is ready, the
+// nearest timer is due, or wake() (Go's findRunnable, "poll network until next timer").
+Goroutine* Scheduler::block_in_poller(Machine* m) {
+  poll_until_.store(0);
+  int64_t until = nearest_timer();
+  int64_t now = now_ns();
+  poll_until_.store(until);
+  GList list;
+  if (until == kNever || until > now) {
+    netpoll_->poll_blocking(until == kNever ? -1 : until - now, list);
+  } else {
+    netpoll_->poll_all(list);
+  }
+  poll_until_.store(0);
+  poller_blocked_.store(false);
+  last_poll_ns_.store(now_ns(), std::memory_order_relaxed);
+  if (!take_idle_p(m)) {
+    inject_list(list);
+    return nullptr;
+  }
+  run_all_timers(now_ns());
+  return list.empty() ? nullptr : run_polled(m->p, list);
+}
+
+Goroutine* Scheduler::poll_shard_into(Processor* p, int shard) {
+  GList list;
+  if (!netpoll_->poll_shard(shard, list) || list.empty()) return nullptr;
+  last_poll_ns_.store(now_ns(), std::memory_order_relaxed);
+  return run_polled(p, list);
+}
+
+void Scheduler::make_runnable(Goroutine* g) {
+  GStatus expected = GStatus::kWaiting;
+  if (!g->status.compare_exchange_strong(expected, GStatus::kRunnable)) {
+    SPINDLE_FATAL(std::string("ready of goroutine ") + std::to_string(g->id) + " in status " +
+                  to_string(expected) + " (only a parked goroutine can be readied)");
+  }
+  g->wait_reason = WaitReason::kNone;
+}
+
+// Goroutines readied by a poll, on an M holding P p: run the first, queue the rest, and wake
+// another M only for a batch worth it. Go wakes one for any second goroutine; but a woken M
+// costs 40-80 us of wake-up here (futex, two context switches) while a network goroutine
+// typically runs 5-20 us before it parks again, so for a few this M is done with them sooner
+// than a helper could start — and at moderate load the helper would mostly find nothing and
+// park again, which measured as ~12% of a proxy's CPU. sysmon wakes an M if a queue still
+// waits behind a long runner (retake, kQueueWaitNs).
+Goroutine* Scheduler::run_polled(Processor* p, GList& list) {
+  Goroutine* first = list.pop();
+  make_runnable(first);
+  const bool batch = list.size >= kWakeBatch;
+  while (Goroutine* g = list.pop()) {
+    make_runnable(g);
+    runq_put(p, g, false);
+  }
+  if (batch) wake_p();
+  return first;
+}
+
+// Goroutines readied by a poll on a thread without a P: global queue, and an M for each idle
+// P up to their number (Go's injectglist).
+void Scheduler::inject_list(GList& list) {
+  if (list.empty()) return;
+  int n = list.size;
+  {
+    base::ThreadMutexLock l(mu_);
+    while (Goroutine* g = list.pop()) {
+      make_runnable(g);
+      global_put(g);
+    }
+  }
+  for (int i = 0; i < n && idle_p_count_.load() > 0; ++i) start_m(nullptr, false);
+}
+
+void Scheduler::run_timers(Processor* p, int64_t now) {
+  if (p->timers.next_when() <= now) p->timers.run_expired(now);
+}
+
+void Scheduler::run_all_timers(int64_t now) {
+  for (auto& p : allp_) run_timers(p.get(), now);
+}
+
+int64_t Scheduler::nearest_timer() const {
+  int64_t next = kNever;
+  for (auto& p : allp_) next = std::min(next, p->timers.next_when());
+  return next;
+}
+
+bool Scheduler::any_timers() const {
+  for (auto& p : allp_) {
+    if (p->timers.size() > 0) return true;
+  }
+  return false;
+}
+
+void Scheduler::add_timer(RuntimeTimer* t) {
+  {
+    PUse use(this_m());
+    (use.p() != nullptr ? use.p() : allp_[0].get())->timers.add(t);
+  }
+  // A poller sleeping past this timer must wake up and sleep again for less.
+  if (poller_blocked_.load()) {
+    int64_t until = poll_until_.load();
+    if (until == 0 || t->when < until) netpoll_->wake();
+  }
+}
+
+}  // namespace spindle::runtime
