@@ -232,6 +232,12 @@ DecodeResult BodyDecoder::on_trailers(std::string_view input, std::size_t start)
     if (++trailer_count_ > limits_.max_header_count) return fail(431, "too many trailer fields");
     Header field;
     if (const char* why = parse_field_line(field_line, &field)) return fail(400, why);
+    // Framing is settled by the header section; a trailer that tries to reframe the message
+    // is a smuggling attempt or a broken sender (RFC 9110 6.5.1, RFC 9112 7.1.2).
+    if (chars::iequals(field.name, "Content-Length") ||
+        chars::iequals(field.name, "Transfer-Encoding")) {
+      return fail(400, "framing field in trailer section");
+    }
   }
 }
 

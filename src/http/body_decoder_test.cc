@@ -115,6 +115,10 @@ TEST(BodyDecoder, RejectsMalformedChunking) {
       {"obs-fold trailer", "0\r\nX: y\r\n z\r\n\r\n", 400,
        "obs-fold or whitespace before field name"},
       {"bare LF in trailers", "0\r\nX: y\n\r\n", 400, "bare LF in trailer section"},
+      {"Content-Length trailer", "0\r\nContent-Length: 5\r\n\r\n", 400,
+       "framing field in trailer section"},
+      {"Transfer-Encoding trailer", "0\r\nX: y\r\ntransfer-encoding: chunked\r\n\r\n", 400,
+       "framing field in trailer section"},
       {"truncated", "5\r\nhel", 400, "connection closed before end of body"},
   };
   for (const ChunkRejection& c : cases) {
