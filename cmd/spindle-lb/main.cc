@@ -81,6 +81,11 @@ int main(int argc, char** argv) {
                  "requests proxied at once; more wait up to --queue-timeout, then 503 + "
                  "Retry-After; 0 = unlimited")
       ->capture_default_str();
+  app.add_option("--max-body-size", c.max_body_size,
+                 "request bodies larger than this (bytes; 10MiB, 1GB also work) get 413; "
+                 "0 = unlimited")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
   add_duration(app, "--queue-timeout", &c.queue_timeout,
                "how long a request waits for an in-flight slot");
   app.add_option("--procs", procs, "processors (GOMAXPROCS); 0 = the CPUs available")

@@ -103,6 +103,7 @@ void start_body_writer(PooledConn& c, const ClientRequest& req, net::Duration wr
   c.body_writer.add(1);
   runtime::go([&c, body = req.body, length = req.content_length, write_timeout] {
     Result<void> r = write_head_and_body(c, body, length, write_timeout);
+    if (!r) c.body_error = r.error();
     c.body_write_ok.store(r.ok(), std::memory_order_release);
     if (!r) (void)c.conn.shutdown(net::ShutdownHow::kRead);  // wake the reader: it failed
     c.body_writer.done();
@@ -234,7 +235,15 @@ Result<ClientResponse> Client::send(HostPool& pool, const ClientRequest& req) {
       r = write_head_and_body(*c, req.body, req.content_length, o.write_timeout);
     }
     if (r) r = read_response_head(*c, o, &got_bytes);
-    if (!r) join_body_writer(*c, /*force=*/true);
+    if (!r) {
+      join_body_writer(*c, /*force=*/true);
+      // The writer failed on the caller's side (its body source broke or was refused): that,
+      // not the reader's consequent error, is what happened, and the backend is not at fault.
+      if (!c->body_write_ok.load(std::memory_order_acquire) &&
+          c->body_error.side == Side::kClient) {
+        r = c->body_error;
+      }
+    }
     if (r) {
       c->in.pin();
       c->body.start(&c->conn, &c->in, response_framing(req.method, c->parser.head()),

@@ -60,6 +60,7 @@ struct PooledConn {
   runtime::WaitGroup body_writer;
   bool body_writing = false;
   std::atomic<bool> body_write_ok{true};
+  Error body_error;  // the body writer's failure; read only after body_writer.wait()
   explicit PooledConn(const Limits& limits) : parser(limits) {}
 };
 

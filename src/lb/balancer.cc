@@ -50,7 +50,7 @@ Balancer::Balancer(Config config)
           [this](const std::string& address) -> http::HostPool& { return client_.pool(address); })),
       picker_(make_picker(config_.policy)),
       admission_(config_.max_in_flight, config_.queue_timeout),
-      proxy_(std::make_unique<Proxy>(*registry_, *picker_, admission_)) {}
+      proxy_(std::make_unique<Proxy>(*registry_, *picker_, admission_, config_.max_body_size)) {}
 
 Balancer::~Balancer() = default;
 
@@ -200,6 +200,7 @@ void Balancer::debug(http::Request& req, http::ResponseWriter& w) {
   line("spindle_lb_retries_total", p.retries);
   line("spindle_lb_canceled_total", p.canceled);
   line("spindle_lb_aborted_total", p.aborted);
+  line("spindle_lb_too_large_total", p.too_large);
   line("spindle_lb_in_flight", static_cast<std::uint64_t>(admission_.in_flight()));
   line("spindle_lb_backends", registry_->size());
   line("spindle_lb_panic", registry_->in_panic() ? 1 : 0);

@@ -57,6 +57,27 @@ std::uint64_t ns_since(runtime::TimePoint t) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(runtime::Clock::now() - t).count());
 }
 
+// The client's body of unknown length (chunked), refused with 413 once it passes the limit:
+// the upstream request then fails on the client's side (nothing counts against the backend).
+class LimitedBody final : public http::BodySource {
+ public:
+  LimitedBody(http::BodySource& in, std::uint64_t max) : in_(in), max_(max) {}
+  http::Result<std::string_view> next() override {
+    auto piece = in_.next();
+    if (piece && (seen_ += piece->size()) > max_) {
+      return http::Error{
+          http::ErrorCode::kBadArgument, http::Side::kClient, false, 413,
+          "request body over the limit of " + std::to_string(max_) + " bytes (--max-body-size)"};
+    }
+    return piece;
+  }
+
+ private:
+  http::BodySource& in_;
+  const std::uint64_t max_;
+  std::uint64_t seen_ = 0;
+};
+
 // Holds one in-flight count on a backend for the duration of an attempt.
 class InFlight {
  public:
@@ -84,8 +105,8 @@ struct Proxy::Exchange {
   }
 };
 
-Proxy::Proxy(Registry& registry, Picker& picker, Admission& admission)
-    : registry_(registry), picker_(picker), admission_(admission) {}
+Proxy::Proxy(Registry& registry, Picker& picker, Admission& admission, std::uint64_t max_body)
+    : registry_(registry), picker_(picker), admission_(admission), max_body_(max_body) {}
 
 void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
   requests_.fetch_add(1, std::memory_order_relaxed);
@@ -119,6 +140,17 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
                          host != nullptr ? host->value : std::string_view(), fields);
   const http::BodyFraming framing = http::request_framing(head);
   const bool has_body = framing.kind != http::Framing::kNone;
+  const bool by_length = framing.kind == http::Framing::kContentLength;
+  if (has_body && max_body_ != 0 && by_length && framing.length > max_body_) {
+    too_large_.fetch_add(1, std::memory_order_relaxed);
+    (void)w.reply(413,
+                  "spindle-lb: request body of " + std::to_string(framing.length) +
+                      " bytes is over the limit of " + std::to_string(max_body_) +
+                      " bytes (--max-body-size)\n",
+                  kTextPlain);
+    return;
+  }
+  LimitedBody limited(req.body(), max_body_);
 
   Exchange x;
   http::ClientRequest creq;
@@ -128,8 +160,9 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
   creq.host = host != nullptr ? host->value : std::string_view();
   creq.headers = fields.fields;
   if (has_body) {
-    creq.body = &req.body();
-    if (framing.kind == http::Framing::kContentLength) creq.content_length = framing.length;
+    creq.body =
+        max_body_ != 0 && !by_length ? static_cast<http::BodySource*>(&limited) : &req.body();
+    if (by_length) creq.content_length = framing.length;
   }
   creq.cancel = x.cancel.get();
   if (!has_body) x.watch(req);
@@ -155,7 +188,8 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
       canceled_.fetch_add(1, std::memory_order_relaxed);
       return;  // nobody to answer
     }
-    if (e.side == http::Side::kClient) {  // the client's own body broke
+    if (e.side == http::Side::kClient) {  // the client's own body broke (or was too large)
+      if (e.status == 413) too_large_.fetch_add(1, std::memory_order_relaxed);
       (void)w.reply(e.status != 0 ? e.status : 400, e.message() + "\n", kTextPlain);
       return;
     }
@@ -236,6 +270,7 @@ ProxyStats Proxy::stats() const {
   s.retries = retries_.load(std::memory_order_relaxed);
   s.canceled = canceled_.load(std::memory_order_relaxed);
   s.aborted = aborted_.load(std::memory_order_relaxed);
+  s.too_large = too_large_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -24,11 +24,13 @@ struct ProxyStats {
   std::uint64_t retries = 0;          // idempotent requests retried after a reset
   std::uint64_t canceled = 0;         // clients gone before the response ended
   std::uint64_t aborted = 0;          // responses cut short by an upstream failure mid-body
+  std::uint64_t too_large = 0;        // 413: request body over --max-body-size
 };
 
 class Proxy {
  public:
-  Proxy(Registry& registry, Picker& picker, Admission& admission);
+  // max_body: request body bytes allowed (413 beyond); 0 = unlimited.
+  Proxy(Registry& registry, Picker& picker, Admission& admission, std::uint64_t max_body = 0);
 
   // The handler: runs on the client connection's goroutine, parks on upstream I/O.
   void serve(http::Request& req, http::ResponseWriter& w);
@@ -43,8 +45,9 @@ class Proxy {
   Registry& registry_;
   Picker& picker_;
   Admission& admission_;
+  const std::uint64_t max_body_;
   std::atomic<std::uint64_t> requests_{0}, no_backend_{0}, overloaded_{0}, bad_gateway_{0},
-      gateway_timeout_{0}, failovers_{0}, retries_{0}, canceled_{0}, aborted_{0};
+      gateway_timeout_{0}, failovers_{0}, retries_{0}, canceled_{0}, aborted_{0}, too_large_{0};
 };
 
 }  // namespace spindle::lb

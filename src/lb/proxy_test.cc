@@ -28,11 +28,12 @@ struct Lb {
   Proxy proxy;
   TestServer server;
 
-  explicit Lb(http::ClientOptions co = {}, std::int64_t limit = 0, runtime::Duration queue = 100ms)
+  explicit Lb(http::ClientOptions co = {}, std::int64_t limit = 0, runtime::Duration queue = 100ms,
+              std::uint64_t max_body = 0)
       : upstream(co),
         registry({}, [this](const std::string& a) -> http::HostPool& { return upstream.pool(a); }),
         admission(limit, queue),
-        proxy(registry, *picker, admission),
+        proxy(registry, *picker, admission, max_body),
         server([this](http::Request& req, http::ResponseWriter& w) { proxy.serve(req, w); }) {}
   void add(const std::string& address) {
     registry.add(*parse_backend_url("http://" + address), "", 1, true, Clock::now());
@@ -180,6 +181,47 @@ TEST_P(ProxyTest, StreamsALargeBodyBothWays) {
     EXPECT_TRUE(r.body == body) << r.body.size();
     lb.server.stop();
     echo.stop();
+  });
+}
+
+// --max-body-size: a declared length over the limit is refused before anything goes upstream;
+// a chunked body is cut off once it passes the limit. Neither counts against the backend.
+TEST_P(ProxyTest, BodyOverTheLimitIs413) {
+  run([] {
+    std::atomic<int> hits{0};
+    TestServer counter([&](http::Request& req, http::ResponseWriter& w) {
+      hits.fetch_add(1);
+      std::size_t n = 0;
+      for (;;) {
+        auto piece = req.body().next();
+        if (!piece || piece->empty()) break;
+        n += piece->size();
+      }
+      (void)w.reply(200, std::to_string(n));
+    });
+    Lb lb({}, 0, 100ms, /*max_body=*/1000);
+    lb.add(counter.address());
+    Reply ok = get(lb.server.address(), http::Method::kPost, std::string(1000, 'x'));
+    EXPECT_EQ(ok.status, 200);
+    EXPECT_EQ(ok.body, "1000");
+    Reply big = get(lb.server.address(), http::Method::kPost, std::string(1001, 'x'));
+    EXPECT_EQ(big.status, 413);
+    EXPECT_NE(big.body.find("--max-body-size"), std::string::npos) << big.body;
+    EXPECT_EQ(hits.load(), 1);  // never sent upstream
+
+    http::Client c;
+    http::ClientRequest req;
+    req.method = http::Method::kPost;
+    std::string chunked(5000, 'y');
+    http::StringBody b(chunked);
+    req.body = &b;  // no content_length: chunked
+    auto r = c.send(lb.server.address(), req);
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r->status(), 413);
+    EXPECT_EQ(lb.proxy.stats().too_large, 2u);
+    for (const BackendStatus& s : lb.registry.status(Clock::now())) EXPECT_EQ(s.failures, 0u);
+    lb.server.stop();
+    counter.stop();
   });
 }
 
