@@ -474,16 +474,13 @@ void poll_set_deadline(PollDesc* pd, PollMode mode, TimePoint deadline) {
       wake = unblock(read ? pd->rg : pd->wg, false);
     } else {
       expired.store(false);
-      if (t.heap.load(std::memory_order_acquire) == nullptr) {
-        // Not armed, or firing right now (it then waits for our lock and finds it armed).
-        t.when = d;
-        timer_start(&t);
-      } else if (timer_remove(&t)) {  // armed later than d: moved earlier, the timer must too
+      // Not armed (or firing right now: the firing then waits for our lock and finds it
+      // armed), or armed later than d: the timer moves to d. If timer_remove loses to a
+      // firing, that firing re-arms for d under this lock once we release it.
+      if (t.heap.load(std::memory_order_acquire) == nullptr || timer_remove(&t)) {
         t.when = d;
         timer_start(&t);
       }
-      // Else timer_remove lost to a firing, which re-arms for d under this lock once we
-      // release it.
     }
   }
   ready_if(wake);
