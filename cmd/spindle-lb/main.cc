@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -77,10 +78,28 @@ int main(int argc, char** argv) {
   add_duration(app, "--idle-timeout", &c.idle_timeout,
                "idle pooled upstream connections older than this are not reused (keep it "
                "below the backends' own); also the client keep-alive timeout (min 5s)");
-  app.add_option("--max-in-flight", c.max_in_flight,
-                 "requests proxied at once; more wait up to --queue-timeout, then 503 + "
-                 "Retry-After; 0 = unlimited")
-      ->capture_default_str();
+  app.add_option_function<std::string>(
+         "--max-in-flight",
+         [&c](const std::string& text) {
+           if (text == "auto") {
+             c.adaptive_in_flight = true;
+             c.max_in_flight = spindle::lb::AdaptivePolicy{}.max_limit;
+             return;
+           }
+           char* end = nullptr;
+           errno = 0;
+           long long n = std::strtoll(text.c_str(), &end, 10);
+           if (text.empty() || *end != '\0' || errno != 0 || n < 0) {
+             throw CLI::ValidationError("--max-in-flight",
+                                        "'" + text + "' is not 'auto' or a count >= 0");
+           }
+           c.adaptive_in_flight = false;
+           c.max_in_flight = n;
+         },
+         "requests proxied at once; more wait up to --queue-timeout, then 503 + "
+         "Retry-After. 'auto' (the default): a limit between 8 and 1024 that shrinks when "
+         "the backends' latency shows a standing queue; N: fixed; 0: unlimited")
+      ->type_name("auto|N");
   app.add_option("--max-body-size", c.max_body_size,
                  "request bodies larger than this (bytes; 10MiB, 1GB also work) get 413; "
                  "0 = unlimited")

@@ -15,6 +15,7 @@
 #include "lb/admission.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "runtime/select.h"
 
@@ -23,20 +24,26 @@ namespace spindle::lb {
 Admission::Admission(std::int64_t limit, runtime::Duration queue_wait)
     : limit_(limit), queue_wait_(queue_wait) {}
 
+Admission::Admission(AdaptivePolicy policy, runtime::Duration queue_wait)
+    : limit_(0), queue_wait_(queue_wait), adaptive_(std::make_unique<AdaptiveLimit>(policy)) {
+  limit_.store(adaptive_->limit(), std::memory_order_relaxed);
+}
+
 bool Admission::try_take() {
   std::int64_t n = in_flight_.load(std::memory_order_relaxed);
-  while (n < limit_) {
+  while (n < limit_.load(std::memory_order_relaxed)) {
     if (in_flight_.compare_exchange_weak(n, n + 1, std::memory_order_acquire)) return true;
   }
   return false;
 }
 
 bool Admission::admit() {
-  if (limit_ <= 0) {
+  if (!adaptive_ && limit_.load(std::memory_order_relaxed) <= 0) {
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
   if (try_take()) return true;
+  if (!reached_.load(std::memory_order_relaxed)) reached_.store(true, std::memory_order_relaxed);
   queued_.fetch_add(1, std::memory_order_relaxed);
   if (queue_wait_ <= runtime::Duration::zero()) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
@@ -87,11 +94,42 @@ bool Admission::hand_off() {
 }
 
 void Admission::release() {
-  if (limit_ > 0 && waiting_.load(std::memory_order_seq_cst) > 0 && hand_off()) return;
+  // Hand the slot on only within the limit: after an adaptive cut, in-flight has to fall to
+  // the new limit first (else a steady queue would keep it at the old one).
+  if (waiting_.load(std::memory_order_seq_cst) > 0 &&
+      in_flight_.load(std::memory_order_relaxed) <= limit_.load(std::memory_order_relaxed) &&
+      hand_off()) {
+    return;
+  }
   in_flight_.fetch_sub(1, std::memory_order_seq_cst);
   // A waiter may have pushed itself after our look and missed this slot: take it back for it.
-  if (limit_ > 0 && waiting_.load(std::memory_order_seq_cst) > 0 && try_take() && !hand_off()) {
+  if (waiting_.load(std::memory_order_seq_cst) > 0 && try_take() && !hand_off()) {
     in_flight_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+}
+
+void Admission::control_step() {
+  if (!adaptive_) return;
+  const std::int64_t before = limit_.load(std::memory_order_relaxed);
+  const std::int64_t after = adaptive_->update(reached_.exchange(false, std::memory_order_relaxed),
+                                               in_flight_.load(std::memory_order_relaxed));
+  limit_.store(after, std::memory_order_seq_cst);
+  // Say when the limit starts to bite (a cut from the ceiling region or a halving), not
+  // every 100 ms step.
+  if (after < before && (before == adaptive_->policy().max_limit || after <= before / 2)) {
+    std::fprintf(stderr,
+                 "spindle-lb: overload: upstream latency %.1f ms, floor %.1f ms: in-flight "
+                 "limit %lld -> %lld\n",
+                 static_cast<double>(adaptive_->last_mean_ns()) / 1e6,
+                 static_cast<double>(adaptive_->floor_ns()) / 1e6, static_cast<long long>(before),
+                 static_cast<long long>(after));
+  }
+  // A raised limit frees slots nobody will release: hand them to waiters, newest first.
+  while (waiting_.load(std::memory_order_seq_cst) > 0 && try_take()) {
+    if (!hand_off()) {
+      in_flight_.fetch_sub(1, std::memory_order_seq_cst);
+      break;
+    }
   }
 }
 

@@ -110,6 +110,82 @@ TEST_P(AdmissionTest, ManyGoroutinesNeverExceedTheLimit) {
   });
 }
 
+AdaptivePolicy small_policy() {
+  AdaptivePolicy p;
+  p.min_limit = 4;
+  p.initial_limit = 8;
+  return p;
+}
+
+void record(Admission& a, std::uint64_t least_ms) {
+  for (std::uint64_t i = 0; i < 10; ++i) a.record_latency((least_ms + i) * 1'000'000);
+}
+
+// A cut takes effect for new requests at once, and freed slots go back to the count (not to
+// waiters) until in-flight is under the new limit.
+TEST_P(AdmissionTest, AnAdaptiveCutHoldsRequestsUntilInFlightFallsUnderIt) {
+  run([] {
+    Admission a(small_policy(), 0ms);
+    for (int i = 0; i < 8; ++i) EXPECT_TRUE(a.admit());
+    EXPECT_FALSE(a.admit());  // queue_wait 0: refused at once
+    record(a, 1);
+    a.control_step();  // floor 1 ms, limit reached, no queue: grows to 12
+    EXPECT_EQ(a.limit(), 12);
+    for (int i = 0; i < 4; ++i) EXPECT_TRUE(a.admit());
+    EXPECT_FALSE(a.admit());
+    record(a, 100);
+    a.control_step();  // a 99 ms standing queue: halved
+    EXPECT_EQ(a.limit(), 6);
+    for (int i = 0; i < 6; ++i) a.release();
+    EXPECT_FALSE(a.admit());  // 6 in flight: at the limit
+    a.release();
+    EXPECT_TRUE(a.admit());
+    for (int i = 0; i < 6; ++i) a.release();
+    EXPECT_EQ(a.in_flight(), 0);
+    ASSERT_NE(a.adaptive(), nullptr);
+    EXPECT_EQ(a.adaptive()->cuts(), 1u);
+  });
+}
+
+// A raised limit frees slots that no release will hand on: the control step does.
+TEST_P(AdmissionTest, ARaisedAdaptiveLimitAdmitsWaiters) {
+  run([] {
+    Admission a(small_policy(), 5s);
+    for (int i = 0; i < 8; ++i) EXPECT_TRUE(a.admit());
+    runtime::WaitGroup wg;
+    std::atomic<int> admitted{0};
+    for (int i = 0; i < 3; ++i) {
+      wg.add(1);
+      runtime::go([&] {
+        if (a.admit()) admitted.fetch_add(1);
+        wg.done();
+      });
+    }
+    runtime::sleep_for(20ms);
+    EXPECT_EQ(a.queued(), 3u);
+    record(a, 1);
+    auto start = Clock::now();
+    a.control_step();  // reached, no standing queue: 8 -> 12
+    wg.wait();
+    EXPECT_LT(Clock::now() - start, 1s);
+    EXPECT_EQ(admitted.load(), 3);
+    EXPECT_EQ(a.in_flight(), 11);
+    for (int i = 0; i < 11; ++i) a.release();
+    EXPECT_EQ(a.in_flight(), 0);
+  });
+}
+
+// The fixed limit has no controller: control_step changes nothing.
+TEST_P(AdmissionTest, AFixedLimitDoesNotMove) {
+  run([] {
+    Admission a(2, 0ms);
+    EXPECT_EQ(a.adaptive(), nullptr);
+    a.record_latency(100'000'000);
+    a.control_step();
+    EXPECT_EQ(a.limit(), 2);
+  });
+}
+
 SPINDLE_INSTANTIATE_PROCS(AdmissionTest);
 
 }  // namespace

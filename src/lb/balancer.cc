@@ -34,6 +34,29 @@ RegistryOptions registry_options(const Config& c) {
   return o;
 }
 
+std::unique_ptr<Admission> make_admission(const Config& c) {
+  if (!c.adaptive_in_flight) return std::make_unique<Admission>(c.max_in_flight, c.queue_timeout);
+  AdaptivePolicy p;
+  p.max_limit = c.max_in_flight > 0 ? c.max_in_flight : p.max_limit;
+  p.min_limit = std::min(p.min_limit, p.max_limit);
+  return std::make_unique<Admission>(p, c.queue_timeout);
+}
+
+// Calls fn every period until done is closed. From a goroutine.
+template <typename F>
+void every(runtime::Duration period, runtime::Chan<bool>& done, F fn) {
+  runtime::Ticker ticker(period);
+  for (;;) {
+    runtime::Select s;
+    std::optional<runtime::TimePoint> tick;
+    std::optional<bool> quit;
+    int t = s.recv(ticker.c(), &tick);
+    s.recv(done, &quit);
+    if (s.wait() != t) return;
+    fn();
+  }
+}
+
 }  // namespace
 
 bool loopback_only(const net::Address& a) {
@@ -49,8 +72,8 @@ Balancer::Balancer(Config config)
           registry_options(config_),
           [this](const std::string& address) -> http::HostPool& { return client_.pool(address); })),
       picker_(make_picker(config_.policy)),
-      admission_(config_.max_in_flight, config_.queue_timeout),
-      proxy_(std::make_unique<Proxy>(*registry_, *picker_, admission_, config_.max_body_size)) {}
+      admission_(make_admission(config_)),
+      proxy_(std::make_unique<Proxy>(*registry_, *picker_, *admission_, config_.max_body_size)) {}
 
 Balancer::~Balancer() = default;
 
@@ -125,22 +148,13 @@ void Balancer::handle(http::Request& req, http::ResponseWriter& w) {
 void Balancer::sweep_loop(runtime::Chan<bool> done) {
   auto period = std::clamp<runtime::Clock::duration>(
       config_.heartbeat_timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(250));
-  runtime::Ticker ticker(period);
-  for (;;) {
-    runtime::Select s;
-    std::optional<runtime::TimePoint> tick;
-    std::optional<bool> quit;
-    int t = s.recv(ticker.c(), &tick);
-    s.recv(done, &quit);
-    if (s.wait() != t) return;
-    registry_->sweep(runtime::Clock::now());
-  }
+  every(period, done, [this] { registry_->sweep(runtime::Clock::now()); });
 }
 
 void Balancer::serve() {
   runtime::WaitGroup wg;
   runtime::Chan<bool> sweeper_done = runtime::make_chan<bool>(0);
-  wg.add(2);
+  wg.add(3);
   runtime::go([&] {
     auto r = server_->serve(listener_);
     if (!r) std::fprintf(stderr, "spindle-lb: serve: %s\n", r.error().message().c_str());
@@ -148,6 +162,12 @@ void Balancer::serve() {
   });
   runtime::go([&] {
     sweep_loop(sweeper_done);
+    wg.done();
+  });
+  runtime::go([&] {
+    if (admission_->adaptive()) {
+      every(std::chrono::milliseconds(100), sweeper_done, [this] { admission_->control_step(); });
+    }
     wg.done();
   });
   if (debug_server_) {
@@ -201,7 +221,14 @@ void Balancer::debug(http::Request& req, http::ResponseWriter& w) {
   line("spindle_lb_canceled_total", p.canceled);
   line("spindle_lb_aborted_total", p.aborted);
   line("spindle_lb_too_large_total", p.too_large);
-  line("spindle_lb_in_flight", static_cast<std::uint64_t>(admission_.in_flight()));
+  line("spindle_lb_in_flight", static_cast<std::uint64_t>(admission_->in_flight()));
+  line("spindle_lb_in_flight_limit", static_cast<std::uint64_t>(admission_->limit()));
+  line("spindle_lb_queued_total", admission_->queued());
+  if (const AdaptiveLimit* a = admission_->adaptive()) {
+    line("spindle_lb_in_flight_limit_cuts_total", a->cuts());
+    body += "spindle_lb_upstream_latency_floor_seconds " +
+            std::to_string(static_cast<double>(a->floor_ns()) / 1e9) + "\n";
+  }
   line("spindle_lb_backends", registry_->size());
   line("spindle_lb_panic", registry_->in_panic() ? 1 : 0);
   line("spindle_lb_panic_sweeps_total", registry_->panic_sweeps());

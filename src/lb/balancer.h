@@ -33,8 +33,9 @@ struct Config {
   runtime::Clock::duration connect_timeout = std::chrono::seconds(1);
   runtime::Clock::duration response_header_timeout = std::chrono::seconds(30);
   runtime::Clock::duration idle_timeout = std::chrono::seconds(30);
-  std::int64_t max_in_flight = 1024;
-  std::uint64_t max_body_size = 0;  // request body bytes; more get 413. 0: unlimited
+  std::int64_t max_in_flight = 1024;  // the ceiling when adaptive
+  bool adaptive_in_flight = true;     // --max-in-flight auto (the default)
+  std::uint64_t max_body_size = 0;    // request body bytes; more get 413. 0: unlimited
   runtime::Clock::duration queue_timeout = std::chrono::milliseconds(100);
   std::size_t max_backends = 1024;
   runtime::Clock::duration shutdown_grace = std::chrono::seconds(10);
@@ -73,7 +74,7 @@ class Balancer {
   http::Client client_;
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<Picker> picker_;
-  Admission admission_;
+  std::unique_ptr<Admission> admission_;
   std::unique_ptr<Proxy> proxy_;
   std::unique_ptr<Admin> admin_;
   net::Listener listener_;

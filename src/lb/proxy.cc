@@ -176,7 +176,9 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
     const runtime::TimePoint start = runtime::Clock::now();
     http::Result<http::ClientResponse> resp = http::Client::send(*b->pool, creq);
     if (resp) {
-      Registry::record_success(*b, ns_since(start));
+      const std::uint64_t latency = ns_since(start);
+      Registry::record_success(*b, latency);
+      admission_.record_latency(latency);
       b->requests.fetch_add(1, std::memory_order_relaxed);
       // Arm the disconnect watcher unless a body writer may still be reading the request.
       if (!http::writes_body_in_background(creq)) x.watch(req);
