@@ -43,14 +43,17 @@ void add_flags(CLI::App& app, Flags& f) {
       ->capture_default_str();
   app.add_option("--cpu-work", f.cpu_work, "busy loop before answering")->capture_default_str();
   app.add_option("--body-bytes", f.body_bytes, "body size of GET / (0: the hello text)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40));
   app.add_option("--fail-ratio", f.fail_ratio, "share of requests answered 500")
       ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--drain-timeout", f.drain_timeout, "longest wait for in-flight requests at exit")
       ->capture_default_str();
   app.add_option("--procs", f.procs, "processors (0: SPINDLE_MAXPROCS or the CPUs)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
 }
 
 // Parses a duration flag into *out; prints the error and returns false when it is invalid.

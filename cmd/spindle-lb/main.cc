@@ -67,10 +67,12 @@ int main(int argc, char** argv) {
                "a backend silent this long is removed (unless most went silent at once)");
   app.add_option("--max-idle-per-backend", c.max_idle_per_backend,
                  "idle keep-alive connections kept per backend")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
   app.add_option("--max-conns-per-backend", c.max_conns_per_backend,
                  "open connections per backend; 0 = unlimited (requests wait for one)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
   add_duration(app, "--connect-timeout", &c.connect_timeout,
                "connecting to a backend; then another backend is tried");
   add_duration(app, "--response-header-timeout", &c.response_header_timeout,
@@ -108,18 +110,31 @@ int main(int argc, char** argv) {
   add_duration(app, "--queue-timeout", &c.queue_timeout,
                "how long a request waits for an in-flight slot");
   app.add_option("--procs", procs, "processors (GOMAXPROCS); 0 = the CPUs available")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
   app.add_option("--max-backends", c.max_backends, "registered backends at most; more get 409")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   add_duration(app, "--shutdown-grace", &c.shutdown_grace,
                "on SIGTERM/SIGINT: how long in-flight requests may take to finish");
   app.add_option("--panic-share", c.panic_share,
                  "if more than this share of backends expire in one sweep, keep them all")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--eject-after", c.eject_after,
                  "consecutive failures that eject a backend for a growing back-off")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   CLI11_PARSE(app, argc, argv);
+  for (auto [name, d] : {std::pair{"--heartbeat-timeout", c.heartbeat_timeout},
+                         {"--connect-timeout", c.connect_timeout},
+                         {"--response-header-timeout", c.response_header_timeout},
+                         {"--idle-timeout", c.idle_timeout}}) {
+    if (d <= spindle::runtime::Clock::duration::zero()) {
+      std::fprintf(stderr, "spindle-lb: %s must be more than 0\n", name);
+      return 2;
+    }
+  }
   auto p = spindle::lb::parse_policy(policy);
   if (!p) {
     std::fprintf(stderr, "spindle-lb: --policy: %s\n", p.error().c_str());

@@ -24,6 +24,13 @@ void reply_error(http::ResponseWriter& w, int status, std::string_view message) 
   reply_json(w, status, json{{"error", message}});
 }
 
+// 405 with the Allow header RFC 9110 §15.5.6 requires.
+void reply_not_allowed(http::ResponseWriter& w, std::string_view allow, std::string_view message) {
+  const http::Header headers[] = {{"Content-Type", "application/json"}, {"Allow", allow}};
+  json body{{"error", message}};
+  (void)w.reply(405, body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", headers);
+}
+
 // The request body as JSON, or the 4xx already answered (nullopt).
 std::optional<json> read_json(http::Request& req, http::ResponseWriter& w) {
   std::string body;
@@ -98,14 +105,14 @@ void Admin::serve(http::Request& req, http::ResponseWriter& w) {
   std::string_view p = path_of(req.target());
   if (p == "/_lb/backends") {
     if (req.method() != http::Method::kGet && req.method() != http::Method::kHead) {
-      reply_error(w, 405, "use GET /_lb/backends");
+      reply_not_allowed(w, "GET, HEAD", "use GET /_lb/backends");
       return;
     }
     list(w);
     return;
   }
   if (req.method() != http::Method::kPost) {
-    reply_error(w, 405, "use POST for " + std::string(p));
+    reply_not_allowed(w, "POST", "use POST for " + std::string(p));
     return;
   }
   if (!authorized(req)) {

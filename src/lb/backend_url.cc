@@ -106,7 +106,8 @@ bool points_at(const std::vector<net::Address>& targets, const net::Address& sel
   for (const net::Address& t : targets) {
     if (!t.is_ip() || t.port() != self.port()) continue;
     std::string_view ip = ip_bytes(t);
-    if (ip == self_ip) return true;
+    // Connecting to 0.0.0.0 or :: reaches this host, whatever address we listen on.
+    if (ip == self_ip || unspecified(ip)) return true;
     if (!unspecified(self_ip)) continue;
     // Listening on the wildcard: every address of this host reaches us.
     if (loopback(ip) || unspecified(ip)) return true;

@@ -41,6 +41,11 @@ TEST(BackendUrlTest, LoopDetection) {
   EXPECT_TRUE(points_at({a("127.0.0.1:8080")}, a("127.0.0.1:8080"), local));
   EXPECT_FALSE(points_at({a("127.0.0.1:8081")}, a("127.0.0.1:8080"), local));
   EXPECT_FALSE(points_at({a("127.0.0.2:8080")}, a("127.0.0.1:8080"), local));
+  // A wildcard target reaches this host even when we listen on one address.
+  EXPECT_TRUE(points_at({a("0.0.0.0:8080")}, a("127.0.0.1:8080"), local));
+  EXPECT_TRUE(points_at({a("[::]:8080")}, a("127.0.0.1:8080"), local));
+  EXPECT_TRUE(points_at({a("[::ffff:0.0.0.0]:8080")}, a("127.0.0.1:8080"), local));
+  EXPECT_FALSE(points_at({a("0.0.0.0:8081")}, a("127.0.0.1:8080"), local));
   // Wildcard listen: loopback, any local interface, 0.0.0.0 itself; not a remote host.
   EXPECT_TRUE(points_at({a("127.0.0.1:8080")}, a("0.0.0.0:8080"), local));
   EXPECT_TRUE(points_at({a("127.9.9.9:8080")}, a("0.0.0.0:8080"), local));

@@ -47,6 +47,9 @@ namespace {
 constexpr int kMaxAttempts = 3;  // backends tried when connects fail
 
 const http::Header kTextPlain[] = {{"Content-Type", "text/plain; charset=utf-8"}};
+const http::Header kNoConnect[] = {
+    {"Content-Type", "text/plain; charset=utf-8"},
+    {"Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE"}};
 const http::Header kRetryAfter[] = {{"Content-Type", "text/plain; charset=utf-8"},
                                     {"Retry-After", "1"}};
 
@@ -111,7 +114,7 @@ Proxy::Proxy(Registry& registry, Picker& picker, Admission& admission, std::uint
 void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   if (req.method() == http::Method::kConnect) {
-    (void)w.reply(405, "spindle-lb: CONNECT is not supported\n", kTextPlain);
+    (void)w.reply(405, "spindle-lb: CONNECT is not supported\n", kNoConnect);
     return;
   }
   if (!admission_.admit()) {

@@ -35,9 +35,21 @@ class BadInput(LbTestCase):
     def test_url_pointing_at_the_lb_itself(self):
         lb = self.start_lb()
         port = lb.addr.rsplit(":", 1)[1]
-        for url in (lb.url, f"http://localhost:{port}", f"http://127.0.0.1:{port}"):
+        for url in (lb.url, f"http://localhost:{port}", f"http://127.0.0.1:{port}",
+                    f"http://0.0.0.0:{port}", f"http://[::]:{port}",
+                    f"http://[::ffff:0.0.0.0]:{port}"):
             self.assert_4xx(self.register(lb, url), f"register the LB itself {url!r}")
         self.assertEqual(self.backends(lb), [])
+
+    def test_wrong_method_is_405_with_allow(self):
+        lb = self.start_lb()
+        for method, path, allow in (("GET", "/_lb/register", "POST"),
+                                    ("PUT", "/_lb/heartbeat", "POST"),
+                                    ("POST", "/_lb/backends", "GET, HEAD")):
+            r = request(lb.addr, method, path, body=b"" if method != "GET" else None)
+            self.assertEqual(r.status, 405, f"{method} {path}")
+            self.assertEqual(r.header("Allow"), allow, f"{method} {path}")
+            self.assertIn("use", r.text)
 
     def test_too_many_backends(self):
         lb = self.start_lb("--max-backends", "2")
@@ -87,6 +99,20 @@ class StartupSafety(LbTestCase):
         code, err = self.run_lb("--listen", "0.0.0.0:0", env={"SPINDLE_REGISTER_TOKEN": ""})
         self.assertNotEqual(code, 0)
         self.assertIn("token", err.lower(), f"the refusal does not say why: {err!r}")
+
+    def test_refuses_nonsense_flag_values(self):
+        for flags, says in ((("--heartbeat-timeout", "0"), "--heartbeat-timeout"),
+                            (("--heartbeat-timeout", "3x"), "--heartbeat-timeout"),
+                            (("--max-backends", "-1"), "--max-backends"),
+                            (("--max-idle-per-backend", "-1"), "--max-idle-per-backend"),
+                            (("--max-in-flight", "-5"), "--max-in-flight"),
+                            (("--max-in-flight", "lots"), "--max-in-flight"),
+                            (("--panic-share", "7"), "--panic-share"),
+                            (("--eject-after", "0"), "--eject-after"),
+                            (("--procs", "-3"), "--procs")):
+            code, err = self.run_lb("--listen", "127.0.0.1:0", *flags)
+            self.assertNotEqual(code, 0, f"{flags} accepted")
+            self.assertIn(says, err, f"{flags}: the error does not name the flag: {err!r}")
 
     def test_starts_non_loopback_with_token_or_insecure_flag(self):
         lb = self.start_lb("--register-token", "t", listen="0.0.0.0:0")
