@@ -278,8 +278,13 @@ void Netpoll::process_events(const epoll_event* evs, int n, GList& out) {
         std::atomic_thread_fence(std::memory_order_seq_cst);
         if (pd->read_hook.load(std::memory_order_relaxed) != nullptr) {
           if (PollHook* h = pd->read_hook.exchange(nullptr, std::memory_order_acq_rel)) {
-            waiters_.fetch_sub(1, std::memory_order_acq_rel);
-            out.push(Scheduler::get()->create_waiting(std::move(h->fn)));
+            // Still counted as a poll waiter until the goroutine runs: uncounted here, the
+            // goroutine would be invisible to check_dead while it sits in `out` (a false
+            // "all goroutines are asleep" when sysmon polled; seen under TSan).
+            out.push(Scheduler::get()->create_waiting([this, fn = std::move(h->fn)]() mutable {
+              waiters_.fetch_sub(1, std::memory_order_acq_rel);
+              fn();
+            }));
           }
         }
       }
@@ -427,7 +432,8 @@ bool poll_ready_pending(const PollDesc* pd, PollMode mode) {
 }
 
 // An armed hook counts as a poll waiter: the scheduler polls (and blocks in the poller) only
-// while someone waits for readiness. Whoever takes the hook back out uncounts it.
+// while someone waits for readiness. Whoever takes the hook back out uncounts it (the poller:
+// the hook's goroutine, once it runs).
 bool poll_hangup_seen(const PollDesc* pd) { return pd->hangup.load(); }
 
 bool poll_deadline_expired(const PollDesc* pd, PollMode mode) {
