@@ -1,7 +1,9 @@
 #include "lb/admin.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "http/chars.h"
 #include "lb/backend_url.h"
 #include "net/address.h"
 
@@ -64,7 +66,9 @@ std::optional<json> read_json(http::Request& req, http::ResponseWriter& w) {
 std::optional<BackendUrl> url_of(const json& j, http::ResponseWriter& w) {
   auto it = j.find("url");
   if (it == j.end() || !it->is_string()) {
-    reply_error(w, 400, "missing \"url\": expected {\"url\": \"http://HOST:PORT\"}");
+    reply_error(w, 400,
+                std::string(it == j.end() ? "missing \"url\"" : "\"url\" must be a string") +
+                    ": expected {\"url\": \"http://HOST:PORT\"}");
     return std::nullopt;
   }
   auto u = parse_backend_url(it->get<std::string>());
@@ -97,7 +101,11 @@ bool Admin::handles(std::string_view target) {
 bool Admin::authorized(const http::Request& req) const {
   if (options_.token.empty()) return true;
   const http::Header* h = req.headers().find("Authorization");
-  if (h == nullptr || !h->value.starts_with("Bearer ")) return false;
+  // The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+  if (h == nullptr || h->value.size() < 7 ||
+      !http::chars::iequals(h->value.substr(0, 7), "Bearer ")) {
+    return false;
+  }
   return equal_constant_time(h->value.substr(7), options_.token);
 }
 
@@ -137,8 +145,11 @@ void Admin::register_backend(http::Request& req, http::ResponseWriter& w) {
   if (!u) return;
   std::string name;
   if (auto it = j->find("name"); it != j->end()) {
-    if (!it->is_string() || it->get<std::string>().size() > 256) {
-      reply_error(w, 400, "\"name\" must be a string of at most 256 bytes");
+    if (!it->is_string() || it->get<std::string>().size() > 256 ||
+        !std::all_of(it->get_ref<const std::string&>().begin(),
+                     it->get_ref<const std::string&>().end(),
+                     [](char c) { return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f; })) {
+      reply_error(w, 400, "\"name\" must be a string of at most 256 bytes, no control characters");
       return;
     }
     name = it->get<std::string>();
@@ -193,9 +204,15 @@ void Admin::deregister(http::Request& req, http::ResponseWriter& w) {
   if (!j) return;
   auto u = url_of(*j, w);
   if (!u) return;
-  if (!registry_.remove(u->url)) {
-    reply_error(w, 404, "unknown backend " + u->url);
-    return;
+  switch (registry_.remove(u->url)) {
+    case Registry::RemoveOutcome::kRemoved:
+      break;
+    case Registry::RemoveOutcome::kUnknown:
+      reply_error(w, 404, "unknown backend " + u->url);
+      return;
+    case Registry::RemoveOutcome::kStatic:
+      reply_error(w, 409, u->url + " is a static backend (--backend): it is not deregistered");
+      return;
   }
   (void)w.reply(204, "");
 }

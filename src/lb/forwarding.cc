@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "http/chars.h"
 #include "http/proxy_fields.h"
 
 namespace spindle::lb {
@@ -75,6 +76,48 @@ void forward_response_fields(const http::HeaderList& in,
     auto r = std::to_chars(out.length, out.length + sizeof(out.length), *content_length);
     out.fields.push_back({"Content-Length", std::string_view(out.length, r.ptr - out.length)});
   }
+}
+
+bool has_other_transfer_coding(const http::HeaderList& fields) {
+  for (const http::Header& h : fields) {
+    if (!http::chars::iequals(h.name, "Transfer-Encoding")) continue;
+    std::string_view v = h.value;
+    while (!v.empty()) {
+      const std::size_t comma = v.find(',');
+      std::string_view coding = http::chars::trim_ows(v.substr(0, comma));
+      coding = http::chars::trim_ows(coding.substr(0, coding.find(';')));
+      if (!coding.empty() && !http::chars::iequals(coding, "chunked")) return true;
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
+std::optional<std::string> split_target(std::string_view target, UpstreamTarget& out) {
+  out.authority = {};
+  out.origin.clear();
+  if (target.empty() || target[0] == '/' || target == "*") return std::nullopt;
+  const std::size_t colon = target.find(':');
+  std::string scheme(target.substr(0, colon == std::string_view::npos ? 0 : colon));
+  for (char& c : scheme) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  if ((scheme != "http" && scheme != "https") || target.substr(colon + 1, 2) != "//") {
+    return std::string("absolute-form request target must be http://HOST/PATH");
+  }
+  std::string_view rest = target.substr(colon + 3);
+  const std::size_t end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, end);
+  if (authority.empty()) return std::string("absolute-form request target has no host");
+  if (authority.find('@') != std::string_view::npos) {
+    return std::string("request target must not carry user information");
+  }
+  std::string_view path = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  path = path.substr(0, path.find('#'));
+  // Built with assign/insert: GCC 12 reports a false -Wrestrict for "/" + append here.
+  out.origin.assign(path.begin(), path.end());
+  if (path.empty() || path[0] != '/') out.origin.insert(out.origin.begin(), '/');
+  out.authority = authority;
+  return std::nullopt;
 }
 
 }  // namespace spindle::lb

@@ -35,6 +35,22 @@ struct ForwardedFields {
 void forward_request_fields(const http::HeaderList& in, std::string_view client_ip,
                             std::string_view host, ForwardedFields& out);
 
+// A request target as sent upstream. An absolute-form target ("http://host:port/p?q") names
+// the authority, which replaces the Host field (RFC 9112 §3.2.2), and goes upstream in
+// origin-form ("/p?q"). Origin-form and asterisk-form targets pass unchanged.
+struct UpstreamTarget {
+  std::string_view authority;  // empty: not absolute-form (use the Host field)
+  std::string origin;          // the target to send (set for absolute-form only)
+};
+// Errors (a 400 message) for an absolute-form target that is not http(s), has no host, or
+// carries userinfo (RFC 9110 §4.2.4).
+std::optional<std::string> split_target(std::string_view target, UpstreamTarget& out);
+
+// Whether the message's Transfer-Encoding names a coding other than chunked (gzip, ...): the
+// proxy re-frames bodies and would drop that coding, so it refuses such messages (501 for a
+// request, 502 for a response), as nginx does.
+bool has_other_transfer_coding(const http::HeaderList& fields);
+
 // The fields sent back to the client for a response: end-to-end fields, Via appended, and the
 // upstream Content-Length when it framed the body by length (the writer then frames the same).
 void forward_response_fields(const http::HeaderList& in,

@@ -77,5 +77,47 @@ TEST(ForwardingTest, ResponseKeepsLengthDropsHopByHop) {
   EXPECT_EQ(find(f, "Via"), "1.1 spindle-lb");
 }
 
+TEST(ForwardingTest, TransferCodingsOtherThanChunked) {
+  auto other = [](std::vector<http::Header> f) {
+    return has_other_transfer_coding(http::HeaderList(std::move(f)));
+  };
+  EXPECT_FALSE(other({{"Transfer-Encoding", "chunked"}}));
+  EXPECT_FALSE(other({{"transfer-encoding", " CHUNKED "}}));
+  EXPECT_FALSE(other({{"Content-Length", "5"}}));
+  EXPECT_TRUE(other({{"Transfer-Encoding", "gzip, chunked"}}));
+  EXPECT_TRUE(other({{"Transfer-Encoding", "gzip"}, {"Transfer-Encoding", "chunked"}}));
+  EXPECT_TRUE(other({{"Transfer-Encoding", "deflate"}}));
+}
+
+TEST(ForwardingTest, AbsoluteFormTargetsBecomeOriginFormWithTheirAuthority) {
+  struct Case {
+    const char* target;
+    const char* authority;
+    const char* origin;
+  } cases[] = {
+      {"http://example.com/p?q=1", "example.com", "/p?q=1"},
+      {"HTTP://Example.com:8080", "Example.com:8080", "/"},
+      {"http://example.com?q", "example.com", "/?q"},
+      {"https://[::1]:443/a/b", "[::1]:443", "/a/b"},
+      {"http://example.com/p#frag", "example.com", "/p"},
+  };
+  for (const Case& c : cases) {
+    UpstreamTarget t;
+    EXPECT_EQ(split_target(c.target, t), std::nullopt) << c.target;
+    EXPECT_EQ(t.authority, c.authority) << c.target;
+    EXPECT_EQ(t.origin, c.origin) << c.target;
+  }
+  for (const char* same : {"/p?q", "*"}) {
+    UpstreamTarget t;
+    EXPECT_EQ(split_target(same, t), std::nullopt);
+    EXPECT_TRUE(t.authority.empty());
+  }
+  for (const char* bad : {"ftp://example.com/", "http:/example.com", "http:///p",
+                          "http://user:pw@example.com/", "mailto:a@b"}) {
+    UpstreamTarget t;
+    EXPECT_NE(split_target(bad, t), std::nullopt) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace spindle::lb

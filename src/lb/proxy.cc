@@ -137,10 +137,22 @@ void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
 
 void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot& snap) {
   const http::RequestHead& head = req.head();
-  const http::Header* host = head.headers.find("Host");
+  UpstreamTarget target;
+  if (auto bad = split_target(head.target, target)) {
+    (void)w.reply(400, "spindle-lb: " + *bad + "\n", kTextPlain);
+    return;
+  }
+  if (head.has_transfer_encoding && has_other_transfer_coding(head.headers)) {
+    (void)w.reply(501, "spindle-lb: transfer codings other than chunked are not supported\n",
+                  kTextPlain);
+    return;
+  }
+  const http::Header* host_field = head.headers.find("Host");
+  const std::string_view host = !target.authority.empty() ? target.authority
+                                : host_field != nullptr   ? host_field->value
+                                                          : std::string_view();
   ForwardedFields fields;
-  forward_request_fields(head.headers, req.remote_ip(),
-                         host != nullptr ? host->value : std::string_view(), fields);
+  forward_request_fields(head.headers, req.remote_ip(), host, fields);
   const http::BodyFraming framing = http::request_framing(head);
   const bool has_body = framing.kind != http::Framing::kNone;
   const bool by_length = framing.kind == http::Framing::kContentLength;
@@ -159,8 +171,8 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
   http::ClientRequest creq;
   creq.method = head.method;
   creq.method_token = head.method_token;
-  creq.target = head.target;
-  creq.host = host != nullptr ? host->value : std::string_view();
+  creq.target = target.authority.empty() ? head.target : std::string_view(target.origin);
+  creq.host = host;
   creq.headers = fields.fields;
   if (has_body) {
     creq.body =
@@ -230,6 +242,12 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
     length = head.content_length;
   }
   forward_response_fields(head.headers, length, fields);
+  if (head.has_transfer_encoding && has_other_transfer_coding(head.headers)) {
+    bad_gateway_.fetch_add(1, std::memory_order_relaxed);
+    (void)w.reply(502, "spindle-lb: the backend used a transfer coding other than chunked\n",
+                  kTextPlain);
+    return;
+  }
   if (head.status == 101 || !w.write_header(head.status, fields.fields)) {
     // 101 cannot happen (Upgrade is never forwarded); a bad field from the backend is its bug.
     bad_gateway_.fetch_add(1, std::memory_order_relaxed);

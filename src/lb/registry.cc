@@ -44,14 +44,15 @@ bool Registry::heartbeat(const std::string& url, runtime::TimePoint now) {
   return true;
 }
 
-bool Registry::remove(const std::string& url) {
+Registry::RemoveOutcome Registry::remove(const std::string& url) {
   runtime::MutexLock lock(mu_);
   auto it = backends_.find(url);
-  if (it == backends_.end()) return false;
+  if (it == backends_.end()) return RemoveOutcome::kUnknown;
+  if (it->second->is_static) return RemoveOutcome::kStatic;
   backends_.erase(it);
   publish();
   std::fprintf(stderr, "spindle-lb: backend %s deregistered\n", url.c_str());
-  return true;
+  return RemoveOutcome::kRemoved;
 }
 
 SweepResult Registry::sweep(runtime::TimePoint now) {

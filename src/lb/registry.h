@@ -65,8 +65,10 @@ class Registry {
                       runtime::TimePoint now);
   // Refreshes the heartbeat; false if the URL is unknown (the backend registers again).
   bool heartbeat(const std::string& url, runtime::TimePoint now);
-  // Removes the backend: no new request goes there; requests in flight finish. False: unknown.
-  bool remove(const std::string& url);
+  // Removes the backend: no new request goes there; requests in flight finish. A static
+  // backend (--backend) is configuration, not registration: only a restart removes it.
+  enum class RemoveOutcome { kRemoved, kUnknown, kStatic };
+  RemoveOutcome remove(const std::string& url);
 
   // Expires silent backends (or keeps them past the panic threshold) and readmits those whose
   // ejection ended. Called by the sweeper goroutine, or by tests with a chosen `now`.

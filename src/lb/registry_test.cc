@@ -33,8 +33,8 @@ TEST_P(RegistryTest, RegisterTwiceIsAHeartbeat) {
     EXPECT_EQ(w.registry.snapshot()->backends.size(), 1u);
     EXPECT_TRUE(w.registry.heartbeat(url(1).url, t0 + 2s));
     EXPECT_FALSE(w.registry.heartbeat(url(2).url, t0 + 2s));
-    EXPECT_TRUE(w.registry.remove(url(1).url));
-    EXPECT_FALSE(w.registry.remove(url(1).url));
+    EXPECT_EQ(w.registry.remove(url(1).url), Registry::RemoveOutcome::kRemoved);
+    EXPECT_EQ(w.registry.remove(url(1).url), Registry::RemoveOutcome::kUnknown);
     EXPECT_TRUE(w.registry.snapshot()->backends.empty());
   });
 }

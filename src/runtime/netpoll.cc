@@ -278,13 +278,7 @@ void Netpoll::process_events(const epoll_event* evs, int n, GList& out) {
         std::atomic_thread_fence(std::memory_order_seq_cst);
         if (pd->read_hook.load(std::memory_order_relaxed) != nullptr) {
           if (PollHook* h = pd->read_hook.exchange(nullptr, std::memory_order_acq_rel)) {
-            // Still counted as a poll waiter until the goroutine runs: uncounted here, the
-            // goroutine would be invisible to check_dead while it sits in `out` (a false
-            // "all goroutines are asleep" when sysmon polled; seen under TSan).
-            out.push(Scheduler::get()->create_waiting([this, fn = std::move(h->fn)]() mutable {
-              waiters_.fetch_sub(1, std::memory_order_acq_rel);
-              fn();
-            }));
+            out.push(hook_goroutine(h));
           }
         }
       }
@@ -365,10 +359,24 @@ PollDesc* poll_open(int fd, int* err) {
   return np.open(fd, fd % np.shards(), err);
 }
 
+Goroutine* Netpoll::hook_goroutine(PollHook* hook) {
+  return Scheduler::get()->create_waiting([this, fn = std::move(hook->fn)]() mutable {
+    waiters_.fetch_sub(1, std::memory_order_acq_rel);
+    fn();
+  });
+}
+
 void poll_evict(PollDesc* pd) {
   pd->closing.store(true, std::memory_order_release);
   ready_if(unblock(pd->rg, false));
   ready_if(unblock(pd->wg, false));
+  // An armed read hook starts too: closing is news for whoever watches the fd (the HTTP
+  // server's disconnect watcher cancels the upstream request of a force-closed connection).
+  if (pd->read_hook.load(std::memory_order_relaxed) != nullptr) {
+    if (PollHook* h = pd->read_hook.exchange(nullptr, std::memory_order_acq_rel)) {
+      ready(netpoll().hook_goroutine(h));
+    }
+  }
 }
 
 void poll_close(PollDesc* pd) {

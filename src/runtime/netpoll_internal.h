@@ -78,7 +78,13 @@ class Netpoll {
   uint64_t polls() const { return polls_.load(std::memory_order_relaxed); }
   uint64_t events() const { return events_.load(std::memory_order_relaxed); }
 
-  std::atomic<int> waiters_{0};  // goroutines parked in poll_wait
+  std::atomic<int> waiters_{0};  // goroutines parked in poll_wait, and armed read hooks
+
+  // The goroutine of a read hook just taken from its PollDesc (status kWaiting). The hook
+  // stays counted in waiters_ until the goroutine runs: uncounted earlier, it would be
+  // invisible to check_dead while it sits in a polled list (a false "all goroutines are
+  // asleep", seen under TSan).
+  Goroutine* hook_goroutine(PollHook* hook);
 
  private:
   struct Shard {

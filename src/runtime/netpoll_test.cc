@@ -345,6 +345,22 @@ TEST_P(NetpollTest, ReadHookStartsOnHangup) {
   });
 }
 
+// Closing the fd is news for its watcher too: the armed hook starts.
+TEST_P(NetpollTest, ReadHookStartsOnClose) {
+  run([] {
+    Pair p;
+    int err = 0;
+    PollDesc* pd = poll_open(p.fd[0], &err);
+    ASSERT_NE(pd, nullptr) << err;
+    WaitGroup join;
+    join.add(1);
+    PollHook hook{[&] { join.done(); }};
+    ASSERT_TRUE(poll_arm_read_hook(pd, &hook));
+    poll_close(pd);
+    join.wait();  // without the start on close: "all goroutines are asleep" (nothing else runs)
+  });
+}
+
 // Many hooks armed and fired or disarmed concurrently with the peers' writes: each fires at
 // most once, and exactly once whenever the disarm lost.
 TEST_P(NetpollTest, ReadHookRaceWithDisarm) {

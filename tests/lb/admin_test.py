@@ -51,6 +51,26 @@ class BadInput(LbTestCase):
             self.assertEqual(r.header("Allow"), allow, f"{method} {path}")
             self.assertIn("use", r.text)
 
+    def test_wrong_types_and_names_say_what_is_wrong(self):
+        lb = self.start_lb()
+        r = self.admin(lb, "/_lb/register", {"url": 5})
+        self.assertEqual(r.status, 400)
+        self.assertIn("must be a string", r.text)
+        b = self.start_backend(name="n")
+        for name in ("a\r\nX-Evil: 1", "a\u0000b", "tab\there", "del\u007f"):
+            r = self.admin(lb, "/_lb/register", {"url": b.url, "name": name})
+            self.assertEqual(r.status, 400, f"name {name!r}: {r.status} {r.text}")
+            self.assertIn("control", r.text)
+        self.assertEqual(self.backends(lb), [])
+
+    def test_static_backend_is_not_deregistered(self):
+        b = self.start_backend(name="s")
+        lb = self.start_lb("--backend", b.url)
+        r = self.admin(lb, "/_lb/deregister", {"url": b.url})
+        self.assertEqual(r.status, 409, r.text)
+        self.assertIn("static", r.text)
+        self.assertEqual([x["url"] for x in self.backends(lb)], [b.url])
+
     def test_too_many_backends(self):
         lb = self.start_lb("--max-backends", "2")
         bs = [self.start_backend(name=f"m{i}") for i in range(3)]
@@ -71,6 +91,9 @@ class BadInput(LbTestCase):
         r = request(lb.addr, "POST", "/_lb/register", body=json.dumps({"url": b.url}),
                     headers={"Authorization": "Basic s3cret"})
         self.assertEqual(r.status, 401, "a token under another scheme was accepted")
+        r = request(lb.addr, "POST", "/_lb/heartbeat", body=json.dumps({"url": b.url}),
+                    headers={"Authorization": "bearer s3cret"})
+        self.assertEqual(r.status, 404, "the scheme name is case-insensitive (RFC 9110 §11.1)")
         self.assertEqual(self.register(lb, b.url, token="s3cret").status, 200)
         self.assertEqual(self.admin(lb, "/_lb/heartbeat", {"url": b.url}, token="s3cret").status,
                          204)

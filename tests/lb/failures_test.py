@@ -55,6 +55,18 @@ class Failures(LbTestCase):
         r = request(lb.addr, "GET", "/")
         self.assertEqual(r.status, 502, r.text)
 
+    def test_transfer_codings_other_than_chunked_are_refused(self):
+        # Re-framing the body would silently drop the gzip coding: 502 (response), 501 (request).
+        fake = self.fake_backend("fake", lambda n: "gzip-te")
+        lb = self.start_lb("--backend", fake.url)
+        r = request(lb.addr, "GET", "/")
+        self.assertEqual(r.status, 502, r.text)
+        self.assertIn("transfer coding", r.text)
+        r = request(lb.addr, "POST", "/", body=b"5\r\nhello\r\n0\r\n\r\n",
+                    headers={"Transfer-Encoding": "gzip, chunked"})
+        self.assertEqual(r.status, 501, r.text)
+        self.assertEqual(fake.requests, 1)  # the request never went upstream
+
     def test_truncated_response_head_502(self):
         fake = self.fake_backend("fake", lambda n: "partial")
         lb = self.start_lb("--backend", fake.url)

@@ -186,7 +186,8 @@ class FakeBackend:
     "reset" (RST before any response byte), "garbage" (a response that is not HTTP),
     "hang" (no answer until the test ends), "partial" (half a head, then RST), "close" (200,
     then FIN although keep-alive was not refused: the keep-alive race) or "desync" (a 200 whose
-    body is followed by the bytes of a second, unrequested response)."""
+    body is followed by the bytes of a second, unrequested response) or "gzip-te" (a 200
+    whose body is chunked and gzip transfer-coded, which a re-framing proxy must refuse)."""
 
     def __init__(self, name, behave):
         self.name = name
@@ -254,6 +255,10 @@ class FakeBackend:
                     c.sendall(ok)
                     c.close()
                     return
+                if action == "gzip-te":
+                    c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                              b"4\r\n\x1f\x8b\x08\x00\r\n0\r\n\r\n")
+                    continue
                 if action == "desync":
                     c.sendall(ok + b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled")
                     continue

@@ -4,6 +4,7 @@ drain of spindle-lb that loses no in-flight request, a backend draining on SIGTE
 LB, a backend SIGKILLed under load (idempotent GETs see no error), and 503 + Retry-After
 beyond --max-in-flight."""
 import collections
+import http.client
 import signal
 import socket
 import threading
@@ -40,6 +41,31 @@ class Drain(LbTestCase):
 
     def test_sigint_loses_no_in_flight_request(self):
         self.drain_lb(signal.SIGINT)
+
+    def test_shutdown_grace_bounds_the_exit(self):
+        # A request that outlives --shutdown-grace: its client connection is closed at the
+        # deadline and its upstream request canceled, so the LB exits then, not when the
+        # backend would have answered.
+        lb = self.start_lb("--shutdown-grace", "300ms")
+        slow = self.start_backend(lb, "--delay", "20s", name="slow")
+        self.wait_backends(lb, [slow])
+        results = []
+        t = threading.Thread(target=lambda: results.append(self.try_request(lb.addr)))
+        t.start()
+        wait_until(lambda: self.stats(slow)["in_flight"] == 1, 5 * SLOW,
+                   what="the request in flight at the backend")
+        start = time.monotonic()
+        lb.signal(signal.SIGTERM)
+        self.assertEqual(lb.wait(10 * SLOW), 0, lb.stderr()[-2000:])
+        self.assertLess(time.monotonic() - start, 5 * SLOW, "exit waited for the backend")
+        t.join(10 * SLOW)
+        self.assertEqual(results, [None], "the cut request did not fail on the client side")
+
+    def try_request(self, addr):
+        try:
+            return request(addr, timeout=30).status
+        except (OSError, http.client.HTTPException):
+            return None
 
     def test_backend_sigterm_deregisters_and_drains(self):
         lb = self.start_lb()

@@ -52,6 +52,18 @@ class Headers(LbTestCase):
         self.assertTrue(values(seen, "via"), f"no Via: {seen}")
         self.assertTrue(values(seen, "via")[-1].startswith("1.1 "), values(seen, "via"))
 
+    def test_absolute_form_target(self):
+        # RFC 9112 §3.2.2: the target's authority wins over Host; upstream gets origin-form.
+        r = request(self.lb.addr, "GET", "http://shop.example:8080/headers?x=1",
+                    headers={"Host": "other.test"})
+        self.assertEqual(r.status, 200, r.text)
+        seen = fields_seen(r)
+        self.assertEqual(values(seen, "host"), ["shop.example:8080"], seen)
+        self.assertEqual(values(seen, "x-forwarded-host"), ["shop.example:8080"], seen)
+        for bad in ("ftp://shop.example/headers", "http://user:pw@shop.example/headers"):
+            r = request(self.lb.addr, "GET", bad, headers={"Host": "other.test"})
+            self.assertEqual(r.status, 400, f"{bad}: {r.status} {r.text}")
+
     def test_x_forwarded_for_appended(self):
         r = request(self.lb.addr, "GET", "/headers", headers={"X-Forwarded-For": "10.1.2.3"})
         xff = [p.strip() for v in values(fields_seen(r), "x-forwarded-for") for p in v.split(",")]
