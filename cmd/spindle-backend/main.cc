@@ -10,6 +10,7 @@
 #include <string>
 
 #include "http/server.h"
+#include "lb/backend_url.h"
 #include "lb/duration.h"
 #include "net/listener.h"
 #include "net/signals.h"
@@ -144,6 +145,13 @@ int main(int argc, char** argv) {
     if (auto a = backend::lb_address(f.lb); !a) {
       std::fprintf(stderr, "spindle-backend: %s (got %s)\n", a.error().message.c_str(),
                    f.lb.c_str());
+      return 2;
+    }
+  }
+  if (!f.advertise.empty()) {
+    if (auto u = lb::parse_backend_url(f.advertise); !u) {
+      std::fprintf(stderr, "spindle-backend: --advertise %s: %s\n", f.advertise.c_str(),
+                   u.error().c_str());
       return 2;
     }
   }

@@ -86,6 +86,9 @@ void Service::echo(http::Request& req, http::ResponseWriter& w) {
     auto piece = req.body().next();
     if (!piece || piece->empty()) return;  // a failed read ends the response short (closes)
     if (!w.write(*piece)) return;
+    // Each piece goes back as it came: an interactive client sees its echo at once (a read
+    // returns what arrived, so under bulk load the pieces are large anyway).
+    if (!w.flush()) return;
   }
 }
 

@@ -4,9 +4,10 @@
 itself, too many backends, missing or wrong tokens → 4xx with a clear message; and the refusal
 to start with open registration on a non-loopback address."""
 import json
+import subprocess
 import unittest
 
-from lbtest import SLOW, LbTestCase, Proc, LB_BIN, request
+from lbtest import BACKEND_BIN, SLOW, LbTestCase, Proc, LB_BIN, request
 
 
 class BadInput(LbTestCase):
@@ -136,6 +137,13 @@ class StartupSafety(LbTestCase):
             code, err = self.run_lb("--listen", "127.0.0.1:0", *flags)
             self.assertNotEqual(code, 0, f"{flags} accepted")
             self.assertIn(says, err, f"{flags}: the error does not name the flag: {err!r}")
+
+    def test_backend_refuses_a_bad_advertise_url(self):
+        for bad in ("notaurl", "https://127.0.0.1:8443", "http://127.0.0.1:80/path"):
+            p = subprocess.run([BACKEND_BIN, "--advertise", bad], capture_output=True, text=True,
+                               timeout=10 * SLOW)
+            self.assertEqual(p.returncode, 2, f"--advertise {bad}: {p.stderr}")
+            self.assertIn("--advertise", p.stderr)
 
     def test_starts_non_loopback_with_token_or_insecure_flag(self):
         lb = self.start_lb("--register-token", "t", listen="0.0.0.0:0")

@@ -112,6 +112,23 @@ class Streaming(LbTestCase):
         self.assertEqual(got, SIZE)
         self.check_rss(lb, baseline, sampler, "download", seconds)
 
+    def test_small_pieces_echo_interactively(self):
+        """Each piece of a chunked body comes back through the LB before the next is sent
+        (a client that waits for its echo, as a chat or RPC stream does, must not stall)."""
+        lb, _ = self.lb_with_backends(1)
+        host, port = lb.addr.rsplit(":", 1)
+        s = socket.create_connection((host, int(port)), timeout=10 * SLOW)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: lb\r\nTransfer-Encoding: chunked\r\n\r\n")
+        got = b""
+        for word in (b"ping-one", b"ping-two", b"ping-three"):
+            s.sendall(b"%x\r\n%s\r\n" % (len(word), word))
+            while word not in got:
+                chunk = s.recv(4096)  # times out (fails) if the echo waits for more input
+                self.assertTrue(chunk, "connection closed before the echo")
+                got += chunk
+        s.sendall(b"0\r\n\r\n")
+        s.close()
+
     def test_echo_both_ways_at_once(self):
         """/echo answers while the body is still arriving (the backend streams it back), so the
         LB must carry both directions at once: a proxy that sends the whole request before
