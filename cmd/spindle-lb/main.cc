@@ -99,9 +99,10 @@ int main(int argc, char** argv) {
            c.max_in_flight = n;
          },
          "requests proxied at once; more wait up to --queue-timeout, then 503 + "
-         "Retry-After. 'auto' (the default): a limit between 8 and 1024 that shrinks when "
-         "the backends' latency shows a standing queue; N: fixed; 0: unlimited")
-      ->type_name("auto|N");
+         "Retry-After. N: fixed (default 1024); 0: unlimited; 'auto': a limit between 8 and "
+         "1024 that shrinks when the backends' latency shows a standing queue (for backends "
+         "that saturate under load; docs/lb.md)")
+      ->type_name("N|auto");
   app.add_option("--max-body-size", c.max_body_size,
                  "request bodies larger than this (bytes; 10MiB, 1GB also work) get 413; "
                  "0 = unlimited")

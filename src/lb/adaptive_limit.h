@@ -1,8 +1,8 @@
-// AdaptiveLimit: the in-flight limit behind `--max-in-flight auto` (the default), learned
-// from upstream latency. A fixed limit cannot fit both a backend set that answers 60K req/s
+// AdaptiveLimit: the in-flight limit behind `--max-in-flight auto`, learned from upstream
+// latency. A fixed limit cannot fit both a backend set that answers 60K req/s
 // in a millisecond and one that answers 2K req/s of CPU-bound work: 1024 in flight is ~17 ms
 // of queue for the first and half a second for the second (measured: p99 of admitted
-// requests 926 ms at twice the capacity of CPU-bound backends). So the limit follows the
+// requests 865 ms at twice the capacity of CPU-bound backends). So the limit follows the
 // backends' queue, seen as the *standing* part of their latency.
 //
 // Every interval (100 ms) the controller takes the mean upstream latency (to the response
@@ -27,7 +27,9 @@
 // law). Rejected: Envoy's gradient with periodic minimum-RTT probes (pins concurrency to a
 // handful and refuses what does not fit, every minute); Netflix Gradient2's long-term
 // average baseline (drifts up under sustained overload, the case this exists for); a fixed
-// latency budget (wrong for any backend slower than it). Design: docs/lb.md, "Overload".
+// latency budget (wrong for any backend slower than it). Not the default: it sheds the
+// standing latency a closed-loop client set creates on purpose too (2,000 wrk connections:
+// 7% 503s, none with the fixed limit). Design: docs/lb.md, "Overload".
 #pragma once
 
 #include <atomic>
@@ -40,8 +42,8 @@ namespace spindle::lb {
 struct AdaptivePolicy {
   std::int64_t min_limit = 8;
   std::int64_t max_limit = 1024;
-  std::int64_t initial_limit = 128;
-  std::uint64_t min_samples = 4;               // per interval, to act on it
+  std::int64_t initial_limit = 1024;  // the ceiling: no ramp (a ramp refuses a sudden burst)
+  std::uint64_t min_samples = 4;      // per interval, to act on it
   std::uint64_t min_allowance_ns = 5'000'000;  // standing delay tolerated: max(this, floor/2)
   std::size_t floor_intervals = 20;            // the floor is the least mean over these
   std::uint64_t rebase_after = 4;              // cuts in a row that must bring latency down

@@ -7,13 +7,21 @@ namespace {
 
 constexpr std::uint64_t kMs = 1'000'000;
 
+// The rules with round numbers: start at 128, floor allowance 5 ms (independent of defaults).
+AdaptivePolicy test_policy() {
+  AdaptivePolicy p;
+  p.initial_limit = 128;
+  p.min_allowance_ns = 5 * kMs;
+  return p;
+}
+
 // One interval of `n` samples averaging `mean` ns.
 void interval(AdaptiveLimit& a, std::uint64_t mean, int n = 10) {
   for (int i = 0; i < n; ++i) a.record(i % 2 == 0 ? mean - kMs / 2 : mean + kMs / 2);
 }
 
 TEST(AdaptiveLimit, StartsAtTheInitialLimitAndHoldsWhileNotReached) {
-  AdaptiveLimit a;
+  AdaptiveLimit a(test_policy());
   EXPECT_EQ(a.limit(), 128);
   for (int i = 0; i < 5; ++i) {
     interval(a, 1 * kMs);
@@ -23,7 +31,7 @@ TEST(AdaptiveLimit, StartsAtTheInitialLimitAndHoldsWhileNotReached) {
 }
 
 TEST(AdaptiveLimit, GrowsByHalfWhenReachedWithoutAQueueUpToTheCeiling) {
-  AdaptiveLimit a;
+  AdaptiveLimit a(test_policy());
   interval(a, 1 * kMs);
   EXPECT_EQ(a.update(true, 128), 192);
   interval(a, 1 * kMs);
@@ -37,7 +45,7 @@ TEST(AdaptiveLimit, GrowsByHalfWhenReachedWithoutAQueueUpToTheCeiling) {
 }
 
 TEST(AdaptiveLimit, GrowsByOneWithASmallStandingQueue) {
-  AdaptiveLimit a;
+  AdaptiveLimit a(test_policy());
   interval(a, 1 * kMs);
   a.update(false, 10);
   // Standing 3 ms: above half the 5 ms allowance, within it.
@@ -46,7 +54,7 @@ TEST(AdaptiveLimit, GrowsByOneWithASmallStandingQueue) {
 }
 
 TEST(AdaptiveLimit, CutsInProportionToTheStandingQueueAtMostByHalf) {
-  AdaptivePolicy p;
+  AdaptivePolicy p = test_policy();
   p.initial_limit = 1000;
   AdaptiveLimit a(p);
   interval(a, 2 * kMs);
@@ -61,7 +69,7 @@ TEST(AdaptiveLimit, CutsInProportionToTheStandingQueueAtMostByHalf) {
 }
 
 TEST(AdaptiveLimit, AllowanceIsHalfTheFloorForSlowBackends) {
-  AdaptivePolicy p;
+  AdaptivePolicy p = test_policy();
   p.initial_limit = 100;
   AdaptiveLimit a(p);
   interval(a, 40 * kMs);
@@ -74,7 +82,7 @@ TEST(AdaptiveLimit, AllowanceIsHalfTheFloorForSlowBackends) {
 }
 
 TEST(AdaptiveLimit, DoesNotCutBelowTheInFlightCountWhenTheLimitWasNotReached) {
-  AdaptiveLimit a;
+  AdaptiveLimit a(test_policy());
   interval(a, 1 * kMs);
   a.update(false, 10);
   interval(a, 50 * kMs);
@@ -84,7 +92,7 @@ TEST(AdaptiveLimit, DoesNotCutBelowTheInFlightCountWhenTheLimitWasNotReached) {
 }
 
 TEST(AdaptiveLimit, NeverGoesBelowTheMinimum) {
-  AdaptiveLimit a;
+  AdaptiveLimit a(test_policy());
   interval(a, 1 * kMs);
   a.update(false, 0);
   // A queue that drains as the limit falls (each interval's mean well under the streak's peak).
@@ -100,7 +108,7 @@ TEST(AdaptiveLimit, NeverGoesBelowTheMinimum) {
 // the controller takes it as the new floor and gives the limit back (a deploy made the
 // backends slower; strangling them would turn it into an outage).
 TEST(AdaptiveLimit, ALatencyThatCutsDoNotBringDownBecomesTheFloor) {
-  AdaptiveLimit a;
+  AdaptiveLimit a(test_policy());
   interval(a, 1 * kMs);
   a.update(false, 0);
   for (std::int64_t want : {64, 32, 16, 8}) {
@@ -116,7 +124,7 @@ TEST(AdaptiveLimit, ALatencyThatCutsDoNotBringDownBecomesTheFloor) {
 }
 
 TEST(AdaptiveLimit, IgnoresIntervalsWithTooFewSamples) {
-  AdaptiveLimit a;
+  AdaptiveLimit a(test_policy());
   interval(a, 1 * kMs);
   a.update(false, 0);
   interval(a, 100 * kMs, /*n=*/3);
@@ -125,7 +133,7 @@ TEST(AdaptiveLimit, IgnoresIntervalsWithTooFewSamples) {
 
 // The floor is the least interval mean of the last 20 intervals.
 TEST(AdaptiveLimit, TheFloorFollowsTheWindow) {
-  AdaptiveLimit a;
+  AdaptiveLimit a(test_policy());
   interval(a, 1 * kMs);
   a.update(false, 0);
   for (int i = 0; i < 19; ++i) {

@@ -1,15 +1,17 @@
 // Admission: the overload guard in front of the proxy (--max-in-flight). Up to `limit`
 // requests run at once; the next ones wait at most `queue_wait` for a slot and are then
-// refused (the proxy answers 503 with Retry-After). A freed slot goes to the *newest* waiter
-// (LIFO), so under sustained overload the admitted requests are the ones that waited least and
-// the oldest time out. The admitted path is one atomic compare-and-swap; only waiters touch
-// the lock, a channel and a timer. With an AdaptiveLimit (`--max-in-flight auto`) the limit
+// refused (the proxy answers 503 with Retry-After). A freed slot goes to the oldest waiter
+// while the queue is short, and to the *newest* once the oldest has waited half the deadline
+// (adaptive LIFO): under sustained overload the admitted requests are the ones that waited
+// least and the oldest time out. The admitted path is one atomic compare-and-swap; only waiters
+// touch the lock, a channel and a timer. With an AdaptiveLimit (`--max-in-flight auto`) the limit
 // moves with the backends' standing latency (adaptive_limit.h); the Balancer calls
 // control_step every 100 ms. Design: docs/lb.md, "Overload".
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -50,19 +52,21 @@ class Admission {
  private:
   struct Waiter {
     runtime::Chan<bool> slot = runtime::make_chan<bool>(1);  // the hand-off; never blocks
+    runtime::TimePoint since;                                // when it started waiting
   };
   bool try_take();
-  // Hands the caller's slot to the newest waiter: false (slot kept) if there is none.
+  // Hands the caller's slot to a waiter: false (slot kept) if there is none. The oldest
+  // (FIFO) while it has waited less than half the queue deadline, else the newest (LIFO).
   bool hand_off();
 
   std::atomic<std::int64_t> limit_;  // changes only with an AdaptiveLimit
   const runtime::Duration queue_wait_;
   const std::unique_ptr<AdaptiveLimit> adaptive_;  // null: fixed limit
   alignas(64) std::atomic<std::int64_t> in_flight_{0};
-  std::atomic<std::int64_t> waiting_{0};  // stack_.size(), read without the lock
+  std::atomic<std::int64_t> waiting_{0};  // queue_.size(), read without the lock
   std::atomic<bool> reached_{false};      // a request found the limit reached this interval
   runtime::Mutex mu_;
-  std::vector<Waiter*> stack_ GUARDED_BY(mu_);  // oldest first
+  std::deque<Waiter*> queue_ GUARDED_BY(mu_);  // oldest first
   std::atomic<std::uint64_t> queued_{0}, rejected_{0};
 };
 

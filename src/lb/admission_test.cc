@@ -53,33 +53,53 @@ TEST_P(AdmissionTest, AReleasedSlotGoesToAWaiter) {
   });
 }
 
-// Newest first: under sustained overload the admitted requests are those that waited least.
-TEST_P(AdmissionTest, AFreedSlotGoesToTheNewestWaiter) {
+// Two waiters, the old one queued 20 ms before the new one, then `hold` before the slot is
+// freed: the order in which they were admitted (1 = first).
+struct Ranks {
+  int old_rank = 0, new_rank = 0;
+};
+Ranks admission_order(runtime::Duration queue_wait, runtime::Duration hold) {
+  Admission a(1, queue_wait);
+  EXPECT_TRUE(a.admit());
+  runtime::WaitGroup wg;
+  std::atomic<int> order{0};
+  Ranks r;
+  auto waiter = [&](int* rank) {
+    runtime::go([&, rank] {
+      EXPECT_TRUE(a.admit());
+      *rank = order.fetch_add(1) + 1;
+      a.release();
+      wg.done();
+    });
+  };
+  wg.add(2);
+  waiter(&r.old_rank);
+  runtime::sleep_for(20ms);  // the old waiter is queued
+  waiter(&r.new_rank);
+  runtime::sleep_for(hold);
+  EXPECT_EQ(a.queued(), 2u);
+  a.release();
+  wg.wait();
+  EXPECT_EQ(a.in_flight(), 0);
+  return r;
+}
+
+// A short queue is served in order: nobody starves while the waits are short.
+TEST_P(AdmissionTest, AFreedSlotGoesToTheOldestWaiterWhileTheQueueIsShort) {
   run([] {
-    Admission a(1, 5s);
-    EXPECT_TRUE(a.admit());
-    runtime::WaitGroup wg;
-    std::atomic<int> order{0};
-    int old_rank = 0, new_rank = 0;
-    auto waiter = [&](int* rank) {
-      runtime::go([&, rank] {
-        EXPECT_TRUE(a.admit());
-        *rank = order.fetch_add(1) + 1;
-        a.release();
-        wg.done();
-      });
-    };
-    wg.add(2);
-    waiter(&old_rank);
-    runtime::sleep_for(20ms);  // the old waiter is on the stack
-    waiter(&new_rank);
-    runtime::sleep_for(20ms);
-    EXPECT_EQ(a.queued(), 2u);
-    a.release();
-    wg.wait();
-    EXPECT_EQ(new_rank, 1);
-    EXPECT_EQ(old_rank, 2);
-    EXPECT_EQ(a.in_flight(), 0);
+    Ranks r = admission_order(/*queue_wait=*/5s, /*hold=*/20ms);
+    EXPECT_EQ(r.old_rank, 1);
+    EXPECT_EQ(r.new_rank, 2);
+  });
+}
+
+// Congested (the oldest waited half the deadline): newest first, so under sustained overload
+// the admitted requests are those that waited least.
+TEST_P(AdmissionTest, AFreedSlotGoesToTheNewestWaiterOnceTheQueueIsCongested) {
+  run([] {
+    Ranks r = admission_order(/*queue_wait=*/400ms, /*hold=*/220ms);
+    EXPECT_EQ(r.new_rank, 1);
+    EXPECT_EQ(r.old_rank, 2);
   });
 }
 

@@ -34,7 +34,7 @@ struct Config {
   runtime::Clock::duration response_header_timeout = std::chrono::seconds(30);
   runtime::Clock::duration idle_timeout = std::chrono::seconds(30);
   std::int64_t max_in_flight = 1024;  // the ceiling when adaptive
-  bool adaptive_in_flight = true;     // --max-in-flight auto (the default)
+  bool adaptive_in_flight = false;    // --max-in-flight auto
   std::uint64_t max_body_size = 0;    // request body bytes; more get 413. 0: unlimited
   runtime::Clock::duration queue_timeout = std::chrono::milliseconds(100);
   std::size_t max_backends = 1024;
