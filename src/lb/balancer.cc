@@ -233,6 +233,18 @@ void Balancer::debug(http::Request& req, http::ResponseWriter& w) {
   line("spindle_lb_panic", registry_->in_panic() ? 1 : 0);
   line("spindle_lb_panic_sweeps_total", registry_->panic_sweeps());
   line("spindle_lb_ejections_total", registry_->ejections());
+  const runtime::Stats rs = runtime::current_stats();
+  line("spindle_runtime_threads", static_cast<std::uint64_t>(rs.threads));
+  line("spindle_runtime_idle_threads", static_cast<std::uint64_t>(rs.idle_threads));
+  line("spindle_runtime_goroutines", static_cast<std::uint64_t>(rs.live_goroutines));
+  line("spindle_runtime_goroutines_created_total", rs.goroutines_created);
+  line("spindle_runtime_steals_total", rs.steals);
+  line("spindle_runtime_global_takes_total", rs.global_takes);
+  line("spindle_runtime_thread_wakeups_total", rs.thread_wakeups);
+  line("spindle_runtime_netpoll_polls_total", rs.netpoll_polls);
+  line("spindle_runtime_netpoll_events_total", rs.netpoll_events);
+  line("spindle_runtime_handoffs_total", rs.handoffs);
+  line("spindle_runtime_preemptions_total", rs.preemptions);
   (void)w.reply(200, body, text);
 }
 

@@ -97,6 +97,8 @@ Stats Runtime::stats() const { return sched_->stats(); }
 
 int64_t Runtime::live_goroutines() const { return sched_->live_goroutines(); }
 
+Stats current_stats() { return Scheduler::get()->stats(); }
+
 namespace {
 Scheduler* sched_for(const char* what) {
   Scheduler* s = Scheduler::get();

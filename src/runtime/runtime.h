@@ -68,6 +68,10 @@ class Runtime {
   class Scheduler* sched_;
 };
 
+// The running runtime's counters, from any goroutine (reading them takes no lock on the
+// scheduling path: relaxed loads, the M and P counts under the scheduler's list lock).
+Stats current_stats();
+
 // The processor count Options{} would resolve to (affinity, cgroup quota, SPINDLE_MAXPROCS).
 int default_procs();
 

@@ -78,6 +78,7 @@ class Proc:
             for line in buf.decode(errors="replace").splitlines():
                 m = ADDR_RE.search(line)
                 if m:
+                    self.address_line = line
                     return f"{m.group(1)}:{m.group(2)}"
         self.kill()
         raise AssertionError(f"{self.name} printed no address within {timeout:.0f}s "

@@ -4,11 +4,12 @@ fields are added (a client's Connection header cannot strip them: CVE-2024-45410
 and Via, upstream connection reuse counted at the backend, and curl as a client."""
 import json
 import os
+import re
 import subprocess
 import tempfile
 import unittest
 
-from lbtest import SLOW, LbTestCase, connection, in_threads, name_of, request
+from lbtest import LB_BIN, SLOW, LbTestCase, Proc, connection, in_threads, name_of, request
 
 HOP_BY_HOP = ("connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
               "proxy-authorization", "proxy-connection")
@@ -146,6 +147,25 @@ class Curl(LbTestCase):
         lb, bs = self.lb_with_backends(1)
         listed = json.loads(self.curl(f"{lb.url}/_lb/backends"))
         self.assertEqual([b["name"] for b in listed], ["b0"])
+
+
+class DebugListener(LbTestCase):
+    def test_metrics_count_requests_and_runtime(self):
+        """The debug listener's /metrics (a placeholder until the observability issue): the
+        request counter follows the traffic and the runtime's counters are there."""
+        b = self.start_backend(name="m")
+        lb = Proc([LB_BIN, "--listen", "127.0.0.1:0", "--debug-listen", "127.0.0.1:0",
+                   "--backend", b.url], "spindle-lb")
+        self.procs.append(lb)
+        debug = re.search(r"debug (\S+)\)", lb.address_line).group(1)
+        for _ in range(5):
+            self.assertEqual(request(lb.addr).status, 200)
+        m = dict(l.split() for l in request(debug, "GET", "/metrics").text.splitlines()
+                 if l and not l.startswith("#"))
+        self.assertEqual(m["spindle_lb_requests_total"], "5")
+        self.assertEqual(m["spindle_lb_in_flight_limit"], "1024")
+        self.assertGreaterEqual(int(m["spindle_runtime_threads"]), 1)
+        self.assertGreaterEqual(int(m["spindle_runtime_netpoll_events_total"]), 5)
 
 
 if __name__ == "__main__":
