@@ -233,6 +233,7 @@ Result<ClientResponse> Client::send(HostPool& pool, const ClientRequest& req) {
       start_body_writer(*c, req, o.write_timeout);
     } else if (r) {
       r = write_head_and_body(*c, req.body, req.content_length, o.write_timeout);
+      if (r && req.body != nullptr && req.after_body != nullptr) req.after_body(req.after_body_ctx);
     }
     if (r) r = read_response_head(*c, o, &got_bytes);
     if (!r) {

@@ -181,6 +181,17 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
   }
   creq.cancel = x.cancel.get();
   if (!has_body) x.watch(req);
+  // A body written inline has been read to its end before the response head is awaited:
+  // from then on the client's disconnect cancels the exchange (a slow backend, a shutdown).
+  struct WatchAfterBody {
+    Exchange* x;
+    http::Request* req;
+  } after_body{&x, &req};
+  creq.after_body = [](void* ctx) {
+    auto* w = static_cast<WatchAfterBody*>(ctx);
+    w->x->watch(*w->req);
+  };
+  creq.after_body_ctx = &after_body;
 
   const Backend* avoid = nullptr;
   bool retried = false;

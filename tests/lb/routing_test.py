@@ -105,6 +105,20 @@ class Availability(LbTestCase):
         # Well before the backend's 3 s delay ends, the LB has given up the upstream request.
         wait_until(lambda: lb_in_flight() == 0, 1.5, what="in_flight 0 after the client left")
 
+    def test_client_disconnect_cancels_upstream_request_with_a_body(self):
+        # The same once a (small) request body has been forwarded whole.
+        lb = self.start_lb()
+        slow = self.start_backend(None, "--delay", "3s", name="slow")
+        self.assertEqual(self.register(lb, slow.url, name="slow").status, 200)
+        host, port = lb.addr.rsplit(":", 1)
+        s = socket.create_connection((host, int(port)))
+        s.sendall(b"POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        wait_until(lambda: self.backend_entry(lb, slow.url)["in_flight"] == 1, 5 * SLOW,
+                   what="the LB to count the request")
+        s.close()
+        wait_until(lambda: self.backend_entry(lb, slow.url)["in_flight"] == 0, 1.5,
+                   what="in_flight 0 after the client left")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
