@@ -154,7 +154,7 @@ void Admin::register_backend(http::Request& req, http::ResponseWriter& w) {
     }
     name = it->get<std::string>();
   }
-  int weight = 1;
+  std::optional<int> weight;  // absent: 1 for a new backend, unchanged for a known one
   if (auto it = j->find("weight"); it != j->end()) {
     if (!it->is_number_integer() || it->get<long long>() < 1 || it->get<long long>() > kMaxWeight) {
       reply_error(w, 400, "\"weight\" must be an integer from 1 to 100");
@@ -183,6 +183,7 @@ void Admin::register_backend(http::Request& req, http::ResponseWriter& w) {
   reply_json(w, 200,
              json{{"url", u->url},
                   {"registered", r == RegisterOutcome::kAdded},
+                  {"updated", r == RegisterOutcome::kUpdated},
                   {"heartbeat_interval_ms", ms(options_.heartbeat_interval)},
                   {"heartbeat_timeout_ms", ms(registry_.options().heartbeat_timeout)}});
 }

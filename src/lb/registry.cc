@@ -16,18 +16,40 @@ std::int64_t ns(runtime::Clock::duration d) {
 Registry::Registry(RegistryOptions options, PoolFor pool_for)
     : options_(options), pool_for_(std::move(pool_for)) {}
 
-RegisterOutcome Registry::add(const BackendUrl& url, std::string name, int weight, bool is_static,
-                              runtime::TimePoint now) {
+RegisterOutcome Registry::add(const BackendUrl& url, std::string name, std::optional<int> weight,
+                              bool is_static, runtime::TimePoint now) {
   runtime::MutexLock lock(mu_);
   auto it = backends_.find(url.url);
   if (it != backends_.end()) {
-    it->second->last_heartbeat_ns.store(to_ns(now), std::memory_order_relaxed);
-    return RegisterOutcome::kRefreshed;
+    Backend& old = *it->second;
+    old.last_heartbeat_ns.store(to_ns(now), std::memory_order_relaxed);
+    const bool rename = !name.empty() && name != old.name;
+    const bool reweight = weight && std::clamp(*weight, 1, kMaxWeight) != old.weight;
+    if (old.is_static || (!rename && !reweight)) return RegisterOutcome::kRefreshed;
+    auto b = std::make_shared<Backend>(old.url, rename ? std::move(name) : old.name,
+                                       reweight ? std::clamp(*weight, 1, kMaxWeight) : old.weight,
+                                       false, old.pool);
+    auto copy = [](auto& to, const auto& from) {
+      to.store(from.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    };
+    copy(b->requests, old.requests);
+    copy(b->ewma_ns, old.ewma_ns);
+    copy(b->failures, old.failures);
+    copy(b->consecutive_failures, old.consecutive_failures);
+    copy(b->ejections, old.ejections);
+    copy(b->ejected_until_ns, old.ejected_until_ns);
+    copy(b->last_heartbeat_ns, old.last_heartbeat_ns);
+    std::fprintf(stderr, "spindle-lb: backend %s updated (%s, weight %d)\n", url.url.c_str(),
+                 b->name.c_str(), b->weight);
+    it->second = std::move(b);
+    publish();
+    return RegisterOutcome::kUpdated;
   }
   if (backends_.size() >= options_.max_backends) return RegisterOutcome::kFull;
   if (name.empty()) name = url.address;
-  auto b = std::make_shared<Backend>(url, std::move(name), std::clamp(weight, 1, kMaxWeight),
-                                     is_static, &pool_for_(url.address));
+  auto b =
+      std::make_shared<Backend>(url, std::move(name), std::clamp(weight.value_or(1), 1, kMaxWeight),
+                                is_static, &pool_for_(url.address));
   b->last_heartbeat_ns.store(to_ns(now), std::memory_order_relaxed);
   std::fprintf(stderr, "spindle-lb: backend %s added (%s%s)\n", url.url.c_str(), b->name.c_str(),
                is_static ? ", static" : "");

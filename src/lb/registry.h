@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,7 @@ struct RegistryOptions {
   double max_ejected_share = 0.5;
 };
 
-enum class RegisterOutcome { kAdded, kRefreshed, kFull };
+enum class RegisterOutcome { kAdded, kRefreshed, kUpdated, kFull };
 
 // One row of GET /_lb/backends.
 struct BackendStatus {
@@ -60,9 +61,12 @@ class Registry {
   using PoolFor = std::function<http::HostPool&(const std::string& address)>;
   Registry(RegistryOptions options, PoolFor pool_for);
 
-  // Adds a backend, or refreshes its heartbeat if the URL is known. From a goroutine.
-  RegisterOutcome add(const BackendUrl& url, std::string name, int weight, bool is_static,
-                      runtime::TimePoint now);
+  // Adds a backend, or refreshes its heartbeat if the URL is known. A known, registered (not
+  // static) backend given another name (non-empty) or weight is replaced by one with the new
+  // values and the old counters (kUpdated); requests in flight finish on the old one. From a
+  // goroutine.
+  RegisterOutcome add(const BackendUrl& url, std::string name, std::optional<int> weight,
+                      bool is_static, runtime::TimePoint now);
   // Refreshes the heartbeat; false if the URL is unknown (the backend registers again).
   bool heartbeat(const std::string& url, runtime::TimePoint now);
   // Removes the backend: no new request goes there; requests in flight finish. A static

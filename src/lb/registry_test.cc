@@ -39,6 +39,30 @@ TEST_P(RegistryTest, RegisterTwiceIsAHeartbeat) {
   });
 }
 
+// Registering again with another name or weight updates them (the counters carry over);
+// without them, or for a static backend, it is only a heartbeat.
+TEST_P(RegistryTest, RegisterAgainWithNewNameOrWeightUpdates) {
+  run([] {
+    World w({});
+    auto t0 = Clock::now();
+    EXPECT_EQ(w.registry.add(url(1), "a", std::nullopt, false, t0), RegisterOutcome::kAdded);
+    w.registry.snapshot()->backends[0]->requests.store(7);
+    EXPECT_EQ(w.registry.add(url(1), "", std::nullopt, false, t0), RegisterOutcome::kRefreshed);
+    EXPECT_EQ(w.registry.add(url(1), "a", 1, false, t0), RegisterOutcome::kRefreshed);
+    EXPECT_EQ(w.registry.add(url(1), "", 3, false, t0), RegisterOutcome::kUpdated);
+    auto b = w.registry.snapshot()->backends[0];
+    EXPECT_EQ(b->name, "a");
+    EXPECT_EQ(b->weight, 3);
+    EXPECT_EQ(b->requests.load(), 7u);
+    EXPECT_EQ(w.registry.add(url(1), "b", std::nullopt, false, t0), RegisterOutcome::kUpdated);
+    EXPECT_EQ(w.registry.snapshot()->backends[0]->name, "b");
+    EXPECT_EQ(w.registry.snapshot()->backends[0]->weight, 3);
+    EXPECT_EQ(w.registry.size(), 1u);
+    EXPECT_EQ(w.registry.add(url(2), "s", 1, true, t0), RegisterOutcome::kAdded);
+    EXPECT_EQ(w.registry.add(url(2), "x", 5, false, t0), RegisterOutcome::kRefreshed);
+  });
+}
+
 TEST_P(RegistryTest, MaxBackends) {
   run([] {
     RegistryOptions o;

@@ -45,6 +45,20 @@ class Registration(LbTestCase):
         urls = [e["url"].rstrip("/") for e in self.backends(lb)]
         self.assertEqual(urls.count(b.url), 1, urls)
 
+    def test_registering_again_with_a_new_name_or_weight_updates_them(self):
+        lb = self.start_lb()
+        b = self.start_backend(name="v1")
+        self.assertEqual(self.register(lb, b.url, name="v1").json()["registered"], True)
+        r = self.admin(lb, "/_lb/register", {"url": b.url, "name": "v2", "weight": 3})
+        self.assertEqual(r.status, 200, r.text)
+        self.assertEqual((r.json()["registered"], r.json()["updated"]), (False, True))
+        [e] = self.backends(lb)
+        self.assertEqual((e["name"], e["weight"]), ("v2", 3))
+        r = self.admin(lb, "/_lb/register", {"url": b.url})  # no name, no weight: a heartbeat
+        self.assertEqual(r.json()["updated"], False)
+        [e] = self.backends(lb)
+        self.assertEqual((e["name"], e["weight"]), ("v2", 3))
+
     def test_heartbeat_204_known_404_unknown(self):
         lb = self.start_lb()
         b = self.start_backend(name="hb")
