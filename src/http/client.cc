@@ -101,8 +101,10 @@ void start_body_writer(PooledConn& c, const ClientRequest& req, net::Duration wr
   c.body_writing = true;
   c.body_write_ok.store(false, std::memory_order_relaxed);
   c.body_writer.add(1);
-  runtime::go([&c, body = req.body, length = req.content_length, write_timeout] {
+  runtime::go([&c, body = req.body, length = req.content_length, write_timeout,
+               after = req.after_body, ctx = req.after_body_ctx] {
     Result<void> r = write_head_and_body(c, body, length, write_timeout);
+    if (r && after != nullptr) after(ctx);  // before done(): the caller joins us first
     if (!r) c.body_error = r.error();
     c.body_write_ok.store(r.ok(), std::memory_order_release);
     if (!r) (void)c.conn.shutdown(net::ShutdownHow::kRead);  // wake the reader: it failed

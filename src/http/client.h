@@ -46,10 +46,11 @@ struct ClientRequest {
   BodySource* body = nullptr;
   std::optional<std::uint64_t> content_length;  // with a body: length-framed, else chunked
   Cancel* cancel = nullptr;
-  // Called on the sending goroutine once a body written inline (not in the background) has
-  // been written whole, before the response head is awaited: a proxy arms its client's
-  // disconnect watcher there, the client's request being read to its end. May be called again
-  // if the request is retried on a fresh connection.
+  // Called once the body has been written whole: on the sending goroutine before the response
+  // head is awaited for a body written inline, on the writer goroutine (before the caller
+  // joins it) for one written in the background. A proxy arms its client's disconnect watcher
+  // there, the client's request being read to its end. Called again if the request is retried
+  // on a fresh connection.
   void (*after_body)(void* ctx) = nullptr;
   void* after_body_ctx = nullptr;
 };

@@ -181,8 +181,9 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
   }
   creq.cancel = x.cancel.get();
   if (!has_body) x.watch(req);
-  // A body written inline has been read to its end before the response head is awaited:
-  // from then on the client's disconnect cancels the exchange (a slow backend, a shutdown).
+  // Once the body has been forwarded whole it has been read to its end: from then on the
+  // client's disconnect cancels the exchange (a slow backend, a shutdown). For a body written
+  // in the background this runs on the writer goroutine, the only caller of watch() then.
   struct WatchAfterBody {
     Exchange* x;
     http::Request* req;

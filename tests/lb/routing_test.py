@@ -106,18 +106,25 @@ class Availability(LbTestCase):
         wait_until(lambda: lb_in_flight() == 0, 1.5, what="in_flight 0 after the client left")
 
     def test_client_disconnect_cancels_upstream_request_with_a_body(self):
-        # The same once a (small) request body has been forwarded whole.
+        # The same once the request body has been forwarded whole: a small one with a length
+        # (written inline) and a chunked one (written by a goroutine in the background). Both
+        # fit the socket buffers, so they are forwarded whole although the backend does not
+        # read before its delay.
         lb = self.start_lb()
         slow = self.start_backend(None, "--delay", "3s", name="slow")
         self.assertEqual(self.register(lb, slow.url, name="slow").status, 200)
         host, port = lb.addr.rsplit(":", 1)
-        s = socket.create_connection((host, int(port)))
-        s.sendall(b"POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
-        wait_until(lambda: self.backend_entry(lb, slow.url)["in_flight"] == 1, 5 * SLOW,
-                   what="the LB to count the request")
-        s.close()
-        wait_until(lambda: self.backend_entry(lb, slow.url)["in_flight"] == 0, 1.5,
-                   what="in_flight 0 after the client left")
+        for request_bytes in (
+                b"POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+                b"POST /sink HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"5\r\nhello\r\n0\r\n\r\n"):
+            s = socket.create_connection((host, int(port)))
+            s.sendall(request_bytes)
+            wait_until(lambda: self.backend_entry(lb, slow.url)["in_flight"] == 1, 5 * SLOW,
+                       what="the LB to count the request")
+            s.close()
+            wait_until(lambda: self.backend_entry(lb, slow.url)["in_flight"] == 0, 1.5,
+                       what=f"in_flight 0 after the client left ({request_bytes[:60]!r})")
 
 
 if __name__ == "__main__":
