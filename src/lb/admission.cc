@@ -53,14 +53,14 @@ bool Admission::admit() {
     return false;
   }
   Waiter w;
+  w.since = runtime::Clock::now();
   {
     runtime::MutexLock lock(mu_);
-    w.since = runtime::Clock::now();
     queue_.push_back(&w);
     waiting_.fetch_add(1, std::memory_order_seq_cst);
   }
-  // A slot freed before we were visible: it goes to the newest waiter (maybe us). An empty
-  // stack means a releaser popped us already and our slot is on its way: this one goes back.
+  // A slot freed before we were visible: it goes to a waiter (maybe us). An empty queue
+  // means a releaser popped us already and our slot is on its way: this one goes back.
   if (try_take() && !hand_off()) release();
   runtime::Timer deadline(queue_wait_);  // stopped on return, unlike after()'s timer
   runtime::Select s;

@@ -207,7 +207,8 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
       Registry::record_success(*b, latency);
       admission_.record_latency(latency);
       b->requests.fetch_add(1, std::memory_order_relaxed);
-      // Arm the disconnect watcher unless a body writer may still be reading the request.
+      // Arm the disconnect watcher unless a body writer may still be reading the request
+      // (usually armed already: before sending, or by after_body).
       if (!http::writes_body_in_background(creq)) x.watch(req);
       stream_response(req, w, *resp, x);
       return;
@@ -253,13 +254,14 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
   if (head.content_length && head.status != 204 && head.status != 304) {
     length = head.content_length;
   }
-  forward_response_fields(head.headers, length, fields);
   if (head.has_transfer_encoding && has_other_transfer_coding(head.headers)) {
-    bad_gateway_.fetch_add(1, std::memory_order_relaxed);
+    bad_gateway_.fetch_add(1, std::memory_order_relaxed);  // a protocol failure, as below
+    registry_.record_failure(*x.backend, runtime::Clock::now());
     (void)w.reply(502, "spindle-lb: the backend used a transfer coding other than chunked\n",
                   kTextPlain);
     return;
   }
+  forward_response_fields(head.headers, length, fields);
   if (head.status == 101 || !w.write_header(head.status, fields.fields)) {
     // 101 cannot happen (Upgrade is never forwarded); a bad field from the backend is its bug.
     bad_gateway_.fetch_add(1, std::memory_order_relaxed);
