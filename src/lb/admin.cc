@@ -145,10 +145,10 @@ void Admin::register_backend(http::Request& req, http::ResponseWriter& w) {
   if (!u) return;
   std::string name;
   if (auto it = j->find("name"); it != j->end()) {
-    if (!it->is_string() || it->get<std::string>().size() > 256 ||
+    auto printable = [](char c) { return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f; };
+    if (!it->is_string() || it->get_ref<const std::string&>().size() > 256 ||
         !std::all_of(it->get_ref<const std::string&>().begin(),
-                     it->get_ref<const std::string&>().end(),
-                     [](char c) { return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f; })) {
+                     it->get_ref<const std::string&>().end(), printable)) {
       reply_error(w, 400, "\"name\" must be a string of at most 256 bytes, no control characters");
       return;
     }

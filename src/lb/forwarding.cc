@@ -99,9 +99,10 @@ std::optional<std::string> split_target(std::string_view target, UpstreamTarget&
   out.origin.clear();
   if (target.empty() || target[0] == '/' || target == "*") return std::nullopt;
   const std::size_t colon = target.find(':');
-  std::string scheme(target.substr(0, colon == std::string_view::npos ? 0 : colon));
-  for (char& c : scheme) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  if ((scheme != "http" && scheme != "https") || target.substr(colon + 1, 2) != "//") {
+  const std::string_view scheme =
+      colon == std::string_view::npos ? std::string_view() : target.substr(0, colon);
+  if ((!http::chars::iequals(scheme, "http") && !http::chars::iequals(scheme, "https")) ||
+      target.substr(colon + 1, 2) != "//") {
     return std::string("absolute-form request target must be http://HOST/PATH");
   }
   std::string_view rest = target.substr(colon + 3);

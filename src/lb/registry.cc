@@ -24,10 +24,9 @@ RegisterOutcome Registry::add(const BackendUrl& url, std::string name, std::opti
     Backend& old = *it->second;
     old.last_heartbeat_ns.store(to_ns(now), std::memory_order_relaxed);
     const bool rename = !name.empty() && name != old.name;
-    const bool reweight = weight && std::clamp(*weight, 1, kMaxWeight) != old.weight;
-    if (old.is_static || (!rename && !reweight)) return RegisterOutcome::kRefreshed;
-    auto b = std::make_shared<Backend>(old.url, rename ? std::move(name) : old.name,
-                                       reweight ? std::clamp(*weight, 1, kMaxWeight) : old.weight,
+    const int new_weight = weight ? std::clamp(*weight, 1, kMaxWeight) : old.weight;
+    if (old.is_static || (!rename && new_weight == old.weight)) return RegisterOutcome::kRefreshed;
+    auto b = std::make_shared<Backend>(old.url, rename ? std::move(name) : old.name, new_weight,
                                        false, old.pool);
     auto copy = [](auto& to, const auto& from) {
       to.store(from.load(std::memory_order_relaxed), std::memory_order_relaxed);
