@@ -181,6 +181,16 @@ bool replayable(const ClientRequest& req) {
 ClientResponse::ClientResponse(HostPool* pool, std::unique_ptr<PooledConn> conn, Cancel* cancel)
     : pool_(pool), conn_(std::move(conn)), cancel_(cancel), reused_(conn_->reused) {}
 
+Error ClientResponse::body_failure(Error e) {
+  if (!conn_) return e;
+  PooledConn& c = *conn_;
+  join_body_writer(c, /*force=*/true);
+  if (!c.body_write_ok.load(std::memory_order_acquire) && c.body_error.side == Side::kClient) {
+    return c.body_error;
+  }
+  return e;
+}
+
 void ClientResponse::close() {
   if (!conn_) return;
   if (cancel_ != nullptr) cancel_->attach(nullptr);

@@ -72,6 +72,11 @@ class ClientResponse {
   BodyReader& body() { return conn_->body; }
   // Whether this response came over a reused connection.
   bool reused() const { return reused_; }
+  // What made a body read fail with `e`: a request body written in the background that failed
+  // on the caller's side (its source broke or was refused) shuts the connection's read side
+  // down to end the exchange, and then its error, not `e`, is what happened: the upstream is
+  // not at fault. Waits for the body writer (as close() does).
+  Error body_failure(Error e);
   void close();
 
  private:

@@ -221,6 +221,7 @@ void Balancer::debug(http::Request& req, http::ResponseWriter& w) {
   line("spindle_lb_canceled_total", p.canceled);
   line("spindle_lb_aborted_total", p.aborted);
   line("spindle_lb_too_large_total", p.too_large);
+  line("spindle_lb_client_errors_total", p.client_errors);
   line("spindle_lb_in_flight", static_cast<std::uint64_t>(admission_->in_flight()));
   line("spindle_lb_in_flight_limit", static_cast<std::uint64_t>(admission_->limit()));
   line("spindle_lb_queued_total", admission_->queued());

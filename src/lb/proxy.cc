@@ -219,6 +219,7 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
       return;  // nobody to answer
     }
     if (e.side == http::Side::kClient) {  // the client's own body broke (or was too large)
+      client_errors_.fetch_add(1, std::memory_order_relaxed);
       if (e.status == 413) too_large_.fetch_add(1, std::memory_order_relaxed);
       (void)w.reply(e.status != 0 ? e.status : 400, e.message() + "\n", kTextPlain);
       return;
@@ -276,6 +277,10 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
       w.abort();
       if (x.cancel->canceled()) {
         canceled_.fetch_add(1, std::memory_order_relaxed);
+      } else if (resp.body_failure(piece.error()).side == http::Side::kClient) {
+        // The request body broke while the response streamed (an echoing backend): the
+        // client's failure, which ended the exchange.
+        client_errors_.fetch_add(1, std::memory_order_relaxed);
       } else {
         aborted_.fetch_add(1, std::memory_order_relaxed);
         registry_.record_failure(*x.backend, runtime::Clock::now());
@@ -308,6 +313,7 @@ ProxyStats Proxy::stats() const {
   s.canceled = canceled_.load(std::memory_order_relaxed);
   s.aborted = aborted_.load(std::memory_order_relaxed);
   s.too_large = too_large_.load(std::memory_order_relaxed);
+  s.client_errors = client_errors_.load(std::memory_order_relaxed);
   return s;
 }
 

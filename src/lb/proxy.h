@@ -25,6 +25,9 @@ struct ProxyStats {
   std::uint64_t canceled = 0;         // clients gone before the response ended
   std::uint64_t aborted = 0;          // responses cut short by an upstream failure mid-body
   std::uint64_t too_large = 0;        // 413: request body over --max-body-size
+  // Exchanges the client broke (its body malformed, short, too large or too slow): the
+  // client's failures, never counted against a backend.
+  std::uint64_t client_errors = 0;
 };
 
 class Proxy {
@@ -47,7 +50,8 @@ class Proxy {
   Admission& admission_;
   const std::uint64_t max_body_;
   std::atomic<std::uint64_t> requests_{0}, no_backend_{0}, overloaded_{0}, bad_gateway_{0},
-      gateway_timeout_{0}, failovers_{0}, retries_{0}, canceled_{0}, aborted_{0}, too_large_{0};
+      gateway_timeout_{0}, failovers_{0}, retries_{0}, canceled_{0}, aborted_{0}, too_large_{0},
+      client_errors_{0};
 };
 
 }  // namespace spindle::lb

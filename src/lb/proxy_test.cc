@@ -225,6 +225,52 @@ TEST_P(ProxyTest, BodyOverTheLimitIs413) {
   });
 }
 
+// A client whose body breaks after the backend has started answering (an echo streams each
+// piece back as it arrives): the body writer fails on the client's side and stops the
+// exchange. That is the client's failure, never the backend's: malformed chunking, and a
+// declared length the client does not send before closing.
+TEST_P(ProxyTest, BrokenRequestBodyMidResponseIsTheClientsFailure) {
+  run([] {
+    TestServer echo([](http::Request& req, http::ResponseWriter& w) {
+      if (!w.write_header(200)) return;
+      for (;;) {
+        auto piece = req.body().next();
+        if (!piece || piece->empty()) return;
+        if (!w.write(*piece) || !w.flush()) return;
+      }
+    });
+    Lb lb;
+    lb.add(echo.address());
+    const std::pair<std::string_view, std::string_view> cases[] = {
+        {"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "zz\r\n"},
+        {"Content-Length: 100000\r\n\r\nhello", ""},
+    };
+    for (auto [head_and_start, rest] : cases) {
+      for (int i = 0; i < 3; ++i) {
+        net::Conn c = http::testing::dial(lb.server);
+        ASSERT_TRUE(c.write("POST /echo HTTP/1.1\r\nHost: x\r\n").ok());
+        ASSERT_TRUE(c.write(head_and_start).ok());
+        // The echoed piece has come back: the response is streaming.
+        std::string got = http::testing::read_until_count(c, "hello", 1);
+        ASSERT_NE(got.find("hello"), std::string::npos) << got;
+        if (!rest.empty()) {
+          ASSERT_TRUE(c.write(rest).ok());
+        }
+        (void)c.close();
+      }
+    }
+    auto deadline = Clock::now() + 5s;
+    while (lb.proxy.stats().client_errors < 6 && Clock::now() < deadline) runtime::sleep_for(5ms);
+    EXPECT_EQ(lb.proxy.stats().client_errors, 6u);
+    EXPECT_EQ(lb.proxy.stats().aborted, 0u);
+    for (const BackendStatus& s : lb.registry.status(Clock::now())) {
+      EXPECT_EQ(s.failures, 0u) << s.url;
+    }
+    lb.server.stop();
+    echo.stop();
+  });
+}
+
 TEST_P(ProxyTest, ConnectRefusedFailsOverForAnyMethod) {
   run([] {
     TestServer ok([](http::Request&, http::ResponseWriter& w) { (void)w.reply(200, "ok"); });

@@ -3,9 +3,33 @@
 backend for any method; reset before any response byte → one retry for GET, none for POST;
 response-header timeout → 504; other upstream failures → 502; outlier ejection after 5
 consecutive failures."""
+import socket
 import unittest
 
 from lbtest import (SLOW, LbTestCase, closed_port, connection, name_of, request, wait_until)
+
+
+def send_and_close(addr, data, read_answer=True):
+    """Sends raw bytes, then either closes at once or shuts its write side down and reads
+    until the LB closes; returns the bytes read."""
+    host, port = addr.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10 * SLOW)
+    got = b""
+    try:
+        s.sendall(data)
+        if not read_answer:
+            return b""
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except OSError:  # the LB answered early and closed (reset): what it sent was read
+        pass
+    finally:
+        s.close()
+    return got
 
 
 class Failures(LbTestCase):
@@ -125,6 +149,36 @@ class Failures(LbTestCase):
         for _ in range(20):
             self.assertEqual(request(lb.addr).status, 200)
         self.assertEqual(dead_entry()["failures"], 5, dead_entry())
+
+    def test_client_side_failures_never_count_against_backends(self):
+        # Requests whose body the client breaks: a declared length it never sends, malformed
+        # chunking, a chunked body over --max-body-size. Each is the client's failure (charged
+        # to nobody's outlier count), whatever the backend does with the body: ignore it (/),
+        # read it (/sink) or echo it while it arrives (/echo).
+        lb, bs = self.lb_with_backends(2, "--max-body-size", "100KiB")
+        bodies = [
+            b"Content-Length: 1000000\r\n\r\n0123456789",
+            b"Content-Length: 20000\r\n\r\n0123456789",
+            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n",
+            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabcdef\r\n0\r\n\r\n",
+            b"Transfer-Encoding: chunked\r\n\r\n" +
+            b"".join(b"4000\r\n" + b"x" * 0x4000 + b"\r\n" for _ in range(8)) + b"0\r\n\r\n",
+        ]
+        for path in (b"/", b"/sink", b"/echo"):
+            head = b"POST " + path + b" HTTP/1.1\r\nHost: x\r\n"
+            for _ in range(6):  # more than --eject-after's 5; closed at once, no answer read
+                send_and_close(lb.addr, head + bodies[0], read_answer=False)
+            for body in bodies:  # half-closed; the answer is read to its end
+                for _ in range(6):
+                    send_and_close(lb.addr, head + body)
+        # Wait for the LB to end every exchange (in_flight 0) before reading the counters.
+        wait_until(lambda: all(self.backend_entry(lb, b.url)["in_flight"] == 0 for b in bs),
+                   10 * SLOW, what="every hostile exchange to end")
+        for b in bs:
+            entry = self.backend_entry(lb, b.url)
+            self.assertEqual((entry["failures"], entry["healthy"]), (0, True), entry)
+        for _ in range(4):
+            self.assertEqual(request(lb.addr).status, 200)
 
     def test_all_backends_failing_answers_without_hanging(self):
         lb = self.start_lb("--backend", f"http://127.0.0.1:{closed_port()}",
