@@ -64,7 +64,8 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure-open-registration", c.insecure_open_registration,
                "allow registration without a token on a non-loopback address");
   add_duration(app, "--heartbeat-timeout", &c.heartbeat_timeout,
-               "a backend silent this long is removed (unless most went silent at once)");
+               "a backend silent this long, plus a grace of a third of it (at most 750ms), "
+               "is removed (unless most backends that answer went silent at once)");
   app.add_option("--max-idle-per-backend", c.max_idle_per_backend,
                  "idle keep-alive connections kept per backend")
       ->capture_default_str()
@@ -119,7 +120,8 @@ int main(int argc, char** argv) {
   add_duration(app, "--shutdown-grace", &c.shutdown_grace,
                "on SIGTERM/SIGINT: how long in-flight requests may take to finish");
   app.add_option("--panic-share", c.panic_share,
-                 "if more than this share of backends expire in one sweep, keep them all")
+                 "if more than this share of the backends that answer requests go silent at "
+                 "once, keep those (not the ones failing requests or that never answered)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--eject-after", c.eject_after,

@@ -104,8 +104,7 @@ base::Result<void, std::string> Balancer::start() {
   AdminOptions ao;
   ao.token = config_.register_token;
   ao.self = listener_.address();
-  ao.heartbeat_interval = std::max<runtime::Clock::duration>(config_.heartbeat_timeout / 3,
-                                                             std::chrono::milliseconds(10));
+  ao.heartbeat_interval = heartbeat_interval(config_.heartbeat_timeout);
   admin_ = std::make_unique<Admin>(*registry_, ao);
   const auto local = local_addresses();
   for (const std::string& text : config_.backends) {

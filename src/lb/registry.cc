@@ -1,3 +1,31 @@
+// Expiry and self-preservation
+// ============================
+//
+// A dynamic backend heartbeats every interval (a third of --heartbeat-timeout, announced at
+// registration). Missing heartbeats expire it, except when the balancer's own network is the
+// likelier culprit: most backends going silent at the same moment. Two definitions make that
+// test mean what it says:
+//
+//  - "At the same moment". Backends heartbeat on their own phases, so backends stopped by one
+//    event have last heartbeats up to one interval apart, plus jitter (a loaded machine, a
+//    paused process). Judging each backend the instant it passes the timeout splits such an
+//    outage: the first one is a lone, expired minority. So a backend is decided about only
+//    once it has been silent for the timeout plus a grace (one interval, at most 750 ms), and
+//    every backend that has missed two heartbeats in a row by then (silent for more than
+//    timeout - interval) counts as silent with it. Backends whose heartbeats stopped within
+//    one interval plus the grace of each other are one outage; jitter up to
+//    min(interval, grace) neither splits one outage nor makes a healthy backend (silent at
+//    most one interval plus its lateness) count as silent.
+//  - "Backends". Only backends that answer count, in the silent share and in the whole: a
+//    dynamic backend that has answered at least one request and is not failing passive health
+//    checks (not ejected, its latest request did not fail). Self-preservation keeps only those;
+//    a silent entry that never answered or is failing requests expires whatever the others do
+//    (mass registrations of unreachable URLs once kept themselves and took 88% of the traffic
+//    to 502s).
+//
+// When more than --panic-share of the answering backends (and at least two) are silent, the
+// due ones that answer are kept, logged once per episode and counted
+// (spindle_lb_panic_sweeps_total); otherwise the due ones expire.
 #include "lb/registry.h"
 
 #include <algorithm>
@@ -12,6 +40,14 @@ std::int64_t ns(runtime::Clock::duration d) {
 }
 
 }  // namespace
+
+runtime::Clock::duration heartbeat_interval(runtime::Clock::duration timeout) {
+  return std::max<runtime::Clock::duration>(timeout / 3, 10ms);
+}
+
+runtime::Clock::duration expiry_grace(runtime::Clock::duration timeout) {
+  return std::min<runtime::Clock::duration>(heartbeat_interval(timeout), 750ms);
+}
 
 Registry::Registry(RegistryOptions options, PoolFor pool_for)
     : options_(options), pool_for_(std::move(pool_for)) {}
@@ -80,8 +116,15 @@ SweepResult Registry::sweep(runtime::TimePoint now) {
   SweepResult out;
   runtime::MutexLock lock(mu_);
   const std::int64_t now_ns = to_ns(now);
-  std::vector<std::string> silent;
-  std::size_t dynamic = 0;
+  const auto timeout = options_.heartbeat_timeout;
+  const std::int64_t due_ns = ns(timeout + expiry_grace(timeout));
+  const std::int64_t missed_two_ns = ns(timeout - heartbeat_interval(timeout));
+  struct Due {
+    std::string url;
+    bool answers;
+  };
+  std::vector<Due> due;  // silent past the timeout and its grace: decided now
+  std::size_t answering = 0, silent = 0;
   bool changed = false;
   for (auto& [url, b] : backends_) {
     std::int64_t until = b->ejected_until_ns.load(std::memory_order_relaxed);
@@ -92,34 +135,40 @@ SweepResult Registry::sweep(runtime::TimePoint now) {
       changed = true;
     }
     if (b->is_static) continue;
-    ++dynamic;
-    if (now_ns - b->last_heartbeat_ns.load(std::memory_order_relaxed) >
-        ns(options_.heartbeat_timeout)) {
-      silent.push_back(url);
-    }
+    const std::int64_t age = now_ns - b->last_heartbeat_ns.load(std::memory_order_relaxed);
+    const bool answers = b->requests.load(std::memory_order_relaxed) > 0 &&
+                         b->consecutive_failures.load(std::memory_order_relaxed) == 0 &&
+                         !b->ejected();
+    answering += answers ? 1 : 0;
+    silent += answers && age > missed_two_ns ? 1 : 0;
+    if (age > due_ns) due.push_back({url, answers});
   }
-  const bool panic =
-      silent.size() >= 2 && static_cast<double>(silent.size()) > options_.panic_share * dynamic;
-  if (panic) {
-    out.kept = silent.size();
+  const bool panic = silent >= 2 && static_cast<double>(silent) > options_.panic_share * answering;
+  for (const Due& d : due) {
+    if (panic && d.answers) {
+      ++out.kept;
+      continue;
+    }
+    std::fprintf(stderr, "spindle-lb: backend %s expired (no heartbeat%s)\n", d.url.c_str(),
+                 !panic ? ""
+                 : backends_[d.url]->requests.load(std::memory_order_relaxed) == 0
+                     ? "; never answered a request, so not kept by the panic threshold"
+                     : "; failing requests, so not kept by the panic threshold");
+    backends_.erase(d.url);
+    ++out.expired;
+    changed = true;
+  }
+  if (out.kept > 0) {
     panic_sweeps_.fetch_add(1, std::memory_order_relaxed);
     if (!in_panic_.exchange(true)) {
       std::fprintf(stderr,
-                   "spindle-lb: panic threshold: %zu of %zu backends missed their heartbeats at "
-                   "once; keeping them in rotation (the balancer's network is the likelier "
-                   "fault)\n",
-                   silent.size(), dynamic);
+                   "spindle-lb: panic threshold: %zu of %zu backends that answer requests went "
+                   "silent at once; keeping them in rotation (the balancer's network is the "
+                   "likelier fault)\n",
+                   silent, answering);
     }
-  } else {
-    if (in_panic_.exchange(false)) {
-      std::fprintf(stderr, "spindle-lb: panic threshold: left panic mode\n");
-    }
-    for (const std::string& url : silent) {
-      std::fprintf(stderr, "spindle-lb: backend %s expired (no heartbeat)\n", url.c_str());
-      backends_.erase(url);
-      ++out.expired;
-      changed = true;
-    }
+  } else if (!panic && in_panic_.exchange(false)) {
+    std::fprintf(stderr, "spindle-lb: panic threshold: left panic mode\n");
   }
   if (changed) publish();
   return out;

@@ -24,9 +24,10 @@ using namespace std::chrono_literals;
 struct RegistryOptions {
   runtime::Clock::duration heartbeat_timeout = 3s;
   std::size_t max_backends = 1024;
-  // Expiry panic threshold: when more than this share of the dynamic backends (and at least
-  // two) would expire in one sweep, none is removed (Envoy's panic threshold, Eureka's
-  // self-preservation): the balancer's own network is the likelier culprit.
+  // Expiry panic threshold (Envoy's panic threshold, Eureka's self-preservation): when more
+  // than this share of the dynamic backends that answer requests (and at least two) went
+  // silent at the same moment, the balancer's own network is the likelier culprit, and those
+  // that still answer are kept. "At the same moment" and "answer": the top of registry.cc.
   double panic_share = 0.5;
   // Outlier detection: this many consecutive failures eject a backend for
   // eject_base × 2^(ejections so far), at most eject_max; at most max_ejected_share of the
@@ -36,6 +37,12 @@ struct RegistryOptions {
   runtime::Clock::duration eject_max = 300s;
   double max_ejected_share = 0.5;
 };
+
+// The heartbeat interval announced to backends: a third of the timeout (at least 10 ms).
+runtime::Clock::duration heartbeat_interval(runtime::Clock::duration timeout);
+// How long past the timeout a silent backend waits for the sweep's decision: one interval, at
+// most 750 ms (so that with a sweep every 250 ms at most it goes within timeout + 1 s).
+runtime::Clock::duration expiry_grace(runtime::Clock::duration timeout);
 
 enum class RegisterOutcome { kAdded, kRefreshed, kUpdated, kFull };
 
@@ -51,7 +58,7 @@ struct BackendStatus {
 
 struct SweepResult {
   std::size_t expired = 0;     // removed for missing heartbeats
-  std::size_t kept = 0;        // would have expired, kept by the panic threshold
+  std::size_t kept = 0;        // due to expire, kept by the panic threshold
   std::size_t readmitted = 0;  // ejections that ended
 };
 
@@ -74,8 +81,9 @@ class Registry {
   enum class RemoveOutcome { kRemoved, kUnknown, kStatic };
   RemoveOutcome remove(const std::string& url);
 
-  // Expires silent backends (or keeps them past the panic threshold) and readmits those whose
-  // ejection ended. Called by the sweeper goroutine, or by tests with a chosen `now`.
+  // Expires backends silent for longer than the timeout and its grace (or keeps those that
+  // answer, past the panic threshold) and readmits those whose ejection ended. Called by the
+  // sweeper goroutine, or by tests with a chosen `now`.
   SweepResult sweep(runtime::TimePoint now);
 
   // Request path, lock-free: the current snapshot.
@@ -100,7 +108,6 @@ class Registry {
   const PoolFor pool_for_;
   mutable runtime::Mutex mu_;
   std::map<std::string, std::shared_ptr<Backend>> backends_ GUARDED_BY(mu_);
-  std::vector<std::string> kept_by_panic_ GUARDED_BY(mu_);  // URLs past their timeout, kept
   SnapshotHolder holder_;
   std::atomic<bool> in_panic_{false};
   std::atomic<std::uint64_t> panic_sweeps_{0};

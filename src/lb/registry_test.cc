@@ -23,6 +23,19 @@ struct World {
       : registry(o, [this](const std::string& a) -> http::HostPool& { return client.pool(a); }) {}
 };
 
+// Marks every backend of the snapshot as having answered a request (only those count
+// toward the panic threshold).
+void answered_all(Registry& r) {
+  for (const auto& b : r.snapshot()->backends) b->requests.store(1);
+}
+
+Backend* find(Registry& r, const BackendUrl& u) {
+  for (const auto& b : r.snapshot()->backends) {
+    if (b->url.url == u.url) return b.get();
+  }
+  return nullptr;
+}
+
 TEST_P(RegistryTest, RegisterTwiceIsAHeartbeat) {
   run([] {
     World w({});
@@ -84,13 +97,15 @@ TEST_P(RegistryTest, ExpiresSilentBackendsButNotStaticOnes) {
     auto t0 = Clock::now();
     for (int i = 1; i <= 4; ++i) w.registry.add(url(i), "", 1, false, t0);
     w.registry.add(url(9), "", 1, true, t0);
+    answered_all(w.registry);
     for (int i = 1; i <= 3; ++i) w.registry.heartbeat(url(i).url, t0 + 2s);
-    EXPECT_EQ(w.registry.sweep(t0 + 2900ms).expired, 0u);
-    SweepResult r = w.registry.sweep(t0 + 3100ms);
+    // Decided once silent for the timeout and its grace (3 s + 750 ms).
+    EXPECT_EQ(w.registry.sweep(t0 + 3700ms).expired, 0u);
+    SweepResult r = w.registry.sweep(t0 + 3800ms);
     EXPECT_EQ(r.expired, 1u);  // backend 4: silent since t0
     EXPECT_EQ(w.registry.size(), 4u);
     // The other three fall silent together (3 of 3): kept by the panic threshold.
-    SweepResult all = w.registry.sweep(t0 + 5100ms);
+    SweepResult all = w.registry.sweep(t0 + 5800ms);
     EXPECT_EQ(all.expired, 0u);
     EXPECT_EQ(all.kept, 3u);
     EXPECT_EQ(w.registry.size(), 4u);
@@ -104,9 +119,10 @@ TEST_P(RegistryTest, PanicThresholdKeepsBackendsThatFallSilentTogether) {
     World w(o);
     auto t0 = Clock::now();
     for (int i = 1; i <= 4; ++i) w.registry.add(url(i), "", 1, false, t0);
+    answered_all(w.registry);
     w.registry.heartbeat(url(1).url, t0 + 2s);
     // 3 of 4 silent at once: more than half, so all are kept and routed to.
-    SweepResult r = w.registry.sweep(t0 + 3500ms);
+    SweepResult r = w.registry.sweep(t0 + 3800ms);
     EXPECT_EQ(r.expired, 0u);
     EXPECT_EQ(r.kept, 3u);
     EXPECT_TRUE(w.registry.in_panic());
@@ -116,6 +132,99 @@ TEST_P(RegistryTest, PanicThresholdKeepsBackendsThatFallSilentTogether) {
     for (int i = 1; i <= 4; ++i) w.registry.heartbeat(url(i).url, t0 + 4s);
     EXPECT_EQ(w.registry.sweep(t0 + 4500ms).kept, 0u);
     EXPECT_FALSE(w.registry.in_panic());
+  });
+}
+
+// Mass registrations of URLs that never answered a request, then silence: they do not count
+// toward "most went silent" and expire, however many they are; the static backends route.
+TEST_P(RegistryTest, EntriesThatNeverAnsweredExpireWhateverTheirNumber) {
+  run([] {
+    RegistryOptions o;
+    o.heartbeat_timeout = 1s;
+    World w(o);
+    auto t0 = Clock::now();
+    for (int i = 1; i <= 3; ++i) w.registry.add(url(i), "", 1, true, t0);
+    answered_all(w.registry);
+    for (int i = 10; i < 40; ++i) w.registry.add(url(i), "", 1, false, t0);
+    SweepResult r = w.registry.sweep(t0 + 2s);
+    EXPECT_EQ(r.expired, 30u);
+    EXPECT_EQ(r.kept, 0u);
+    EXPECT_FALSE(w.registry.in_panic());
+    EXPECT_EQ(w.registry.snapshot()->backends.size(), 3u);
+  });
+}
+
+// Self-preservation keeps silent backends that still answer, never those failing passive
+// health checks: an ejected one, or one whose latest request failed.
+TEST_P(RegistryTest, PanicDoesNotKeepBackendsThatFailRequests) {
+  run([] {
+    RegistryOptions o;
+    o.heartbeat_timeout = 1s;
+    o.max_ejected_share = 1.0;
+    World w(o);
+    auto t0 = Clock::now();
+    for (int i = 1; i <= 6; ++i) w.registry.add(url(i), "", 1, false, t0);
+    answered_all(w.registry);
+    w.registry.record_failure(*find(w.registry, url(5)), t0);
+    for (int k = 0; k < 5; ++k) w.registry.record_failure(*find(w.registry, url(6)), t0);
+    ASSERT_TRUE(find(w.registry, url(1)) != nullptr);
+    w.registry.heartbeat(url(1).url, t0 + 1500ms);
+    // 2, 3 and 4 (of the four that answer) are silent: kept. 5 and 6 fail: expired.
+    SweepResult r = w.registry.sweep(t0 + 1500ms);
+    EXPECT_EQ(r.kept, 3u);
+    EXPECT_EQ(r.expired, 2u);
+    EXPECT_TRUE(w.registry.in_panic());
+    EXPECT_EQ(w.registry.size(), 4u);
+  });
+}
+
+// Backends that stop together have last heartbeats up to one interval apart (their phases)
+// plus jitter: one outage, not a first expiry alone and then a panic for the rest.
+TEST_P(RegistryTest, HeartbeatPhasesAndJitterDoNotSplitOneOutage) {
+  run([] {
+    RegistryOptions o;
+    o.heartbeat_timeout = 1s;  // interval 333 ms, grace 333 ms
+    World w(o);
+    auto t0 = Clock::now();
+    for (int i = 1; i <= 4; ++i) w.registry.add(url(i), "", 1, false, t0);
+    answered_all(w.registry);
+    // Last heartbeats: 1 at t0, 2 at t0 + 300 ms, 3 at t0 + 600 ms (a phase of 333 ms and
+    // 267 ms of jitter); 4 goes on heartbeating every 333 ms. A sweep every 250 ms.
+    w.registry.heartbeat(url(2).url, t0 + 300ms);
+    w.registry.heartbeat(url(3).url, t0 + 600ms);
+    auto next_beat = t0;
+    for (auto t = t0; t < t0 + 4s; t += 250ms) {
+      while (next_beat <= t) {
+        w.registry.heartbeat(url(4).url, next_beat);
+        next_beat += 333ms;
+      }
+      SweepResult r = w.registry.sweep(t);
+      EXPECT_EQ(r.expired, 0u) << "at t0 + " << (t - t0) / 1ms << " ms";
+    }
+    EXPECT_TRUE(w.registry.in_panic());
+    EXPECT_EQ(w.registry.size(), 4u);
+  });
+}
+
+// One backend stopping alone is still expired within timeout + 1 s (with a 250 ms sweep).
+TEST_P(RegistryTest, ALoneSilentBackendExpiresWithinTimeoutPlusOneSecond) {
+  run([] {
+    for (auto timeout : {200ms, 1000ms, 3000ms, 10000ms}) {
+      RegistryOptions o;
+      o.heartbeat_timeout = timeout;
+      World w(o);
+      auto t0 = Clock::now();
+      for (int i = 1; i <= 4; ++i) w.registry.add(url(i), "", 1, false, t0);
+      answered_all(w.registry);
+      auto t = t0;
+      while (w.registry.size() == 4 && t < t0 + timeout + 2s) {
+        t += 250ms;
+        for (int i = 2; i <= 4; ++i) w.registry.heartbeat(url(i).url, t);
+        w.registry.sweep(t);
+      }
+      EXPECT_EQ(w.registry.size(), 3u);
+      EXPECT_LE(t - t0, timeout + 1s) << timeout / 1ms;
+    }
   });
 }
 
