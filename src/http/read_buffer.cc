@@ -15,6 +15,7 @@ void ReadBuffer::consume(std::size_t n) {
 
 void ReadBuffer::unpin() {
   pin_ = 0;
+  retired_.reset();
   if (begin_ == end_) begin_ = end_ = 0;
 }
 
@@ -23,6 +24,12 @@ void ReadBuffer::reallocate(std::size_t capacity) {
   if (size() > 0) std::memcpy(fresh.get(), buf_.get() + begin_, size());
   end_ = size();
   begin_ = 0;
+  if (pin_ > 0) {
+    // The pinned bytes stay where they are, in the old allocation; nothing of the new one is
+    // pinned. (A second growth before unpin() finds pin_ == 0 and frees the middle one.)
+    retired_ = std::move(buf_);
+    pin_ = 0;
+  }
   buf_ = std::move(fresh);
   capacity_ = capacity;
 }
@@ -35,7 +42,8 @@ std::span<char> ReadBuffer::prepare(std::size_t want, std::size_t max_capacity) 
     end_ = pin_ + size();
     begin_ = pin_;
   }
-  if (capacity_ - end_ < want && pin_ == 0 && capacity_ < max_capacity) {
+  const bool full = end_ == capacity_;
+  if (capacity_ - end_ < want && (pin_ == 0 || full) && capacity_ < max_capacity) {
     reallocate(std::min(max_capacity, std::max(capacity_ * 2, size() + want)));
   }
   return {buf_.get() + end_, capacity_ - end_};

@@ -10,7 +10,9 @@
 // Buffers. Each connection owns a ReadBuffer (4 KiB to start; up to the head limits while a
 // head is read; a 64 KiB window after the head while a body streams) and an output string.
 // The head is pinned while the handler runs, so Request views stay valid while body bytes
-// stream through the space behind it: a body of any size uses at most that window. Responses
+// stream through the space behind it: a body of any size uses at most that window. A chunk
+// line or trailer section that fills the space behind the head moves to a larger allocation
+// (the head's stays until the request ends); the decoder's limits bound it. Responses
 // are assembled in the output string and sent with one write; a body write larger than 16 KiB
 // goes out with writev straight from the handler's memory. The output is flushed after each
 // response unless the next pipelined request is already buffered (then responses are
@@ -171,6 +173,7 @@ Result<void> ServerConn::send(std::span<const std::string_view> extra) {
     r = conn_.writev(std::span<const std::string_view>(parts, n));
   }
   out_.clear();
+  writer_.out_sent();
   if (!r) return Error::from_net(r.error(), Side::kClient);
   return {};
 }
@@ -373,6 +376,7 @@ void ResponseWriter::reset(internal::ServerConn* conn, const RequestHead* req) {
   declared_ = 0;
   written_ = 0;
   pending_body_.clear();
+  head_at_ = std::string::npos;
 }
 
 Result<void> ResponseWriter::fail(Error e) {
@@ -386,6 +390,21 @@ void ResponseWriter::abort() {
   pending_body_.clear();
   state_ = State::kFailed;
   conn_->set_closing();
+}
+
+bool ResponseWriter::retract() {
+  if (state_ == State::kNone) return true;
+  if (state_ == State::kFailed || state_ == State::kFinished || head_at_ == std::string::npos) {
+    return false;
+  }
+  out_->resize(head_at_);
+  state_ = State::kNone;
+  mode_ = BodyMode::kNone;
+  status_ = 0;
+  declared_ = 0;
+  written_ = 0;
+  pending_body_.clear();
+  return true;
 }
 
 Result<void> ResponseWriter::write_header(int status, std::span<const Header> headers) {
@@ -403,6 +422,7 @@ Result<void> ResponseWriter::write_header(int status, std::span<const Header> he
     }
   }
   status_ = status;
+  head_at_ = out_->size();
   append_status_line(*out_, status);
   for (const Header& h : headers) {
     if (is_framing_field(h.name)) {

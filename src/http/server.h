@@ -112,6 +112,11 @@ class ResponseWriter {
   // bytes already buffered: the client sees a truncated body, never a complete-looking one.
   // For a proxy whose upstream failed after the head was forwarded.
   void abort();
+  // Takes back a response none of whose bytes have been sent yet (head and body still
+  // buffered): true, and the writer is as before write_header, so the handler can answer
+  // otherwise (a proxy's 502 when the upstream body fails before its first byte went out).
+  // False once anything of it was sent, or after abort().
+  bool retract();
 
   bool header_written() const { return state_ != State::kNone; }
   int status() const { return status_; }
@@ -131,8 +136,13 @@ class ResponseWriter {
   bool finish();
   Result<void> fail(Error e);
 
+  // The connection's output buffer was written to the socket (nothing in it can be changed).
+  void out_sent() { head_at_ = std::string::npos; }
+
   internal::ServerConn* conn_ = nullptr;
   std::string* out_ = nullptr;
+  // Where this response's head starts in *out_, while none of it has been sent; else npos.
+  std::size_t head_at_ = std::string::npos;
   State state_ = State::kNone;
   BodyMode mode_ = BodyMode::kNone;
   int status_ = 0;

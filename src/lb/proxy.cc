@@ -26,8 +26,10 @@
 //     out with the status; the body streams back piece by piece. The client's disconnect
 //     (Request::watch_disconnect, armed once the request body is read) cancels the upstream
 //     exchange: the upstream connection is closed and never pooled.
-//  7. Upstream fails mid-body: the response to the client is aborted (truncated framing, the
-//     connection closed), never completed as if nothing happened.
+//  7. Upstream body fails: while nothing of the response has gone out (its head waits for the
+//     first body bytes) it is taken back and answered 502 (504 for a timeout); after that the
+//     response to the client is aborted (truncated framing, the connection closed), never
+//     completed as if nothing happened.
 //  8. The ClientResponse goes out of scope: its connection returns to the pool only if the
 //     response was framed cleanly to its last byte (http::ClientResponse::close).
 //
@@ -273,6 +275,17 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
   const bool streamed = framing.kind != http::Framing::kContentLength;
   for (;;) {
     auto piece = resp.body().next();
+    if (!piece && !x.cancel->canceled() && w.retract()) {
+      // Nothing of the response went out yet (a broken first chunk line, say): answer it.
+      const bool timeout = piece.error().code == http::ErrorCode::kTimeout;
+      (timeout ? gateway_timeout_ : bad_gateway_).fetch_add(1, std::memory_order_relaxed);
+      registry_.record_failure(*x.backend, runtime::Clock::now());
+      (void)w.reply(timeout ? 504 : 502,
+                    "spindle-lb: backend " + x.backend->url.url +
+                        " sent an invalid response body: " + piece.error().message() + "\n",
+                    kTextPlain);
+      return;
+    }
     if (!piece) {
       w.abort();
       if (x.cancel->canceled()) {

@@ -188,7 +188,8 @@ class FakeBackend:
     "hang" (no answer until the test ends), "partial" (half a head, then RST), "close" (200,
     then FIN although keep-alive was not refused: the keep-alive race) or "desync" (a 200 whose
     body is followed by the bytes of a second, unrequested response) or "gzip-te" (a 200
-    whose body is chunked and gzip transfer-coded, which a re-framing proxy must refuse)."""
+    whose body is chunked and gzip transfer-coded, which a re-framing proxy must refuse).
+    Bytes instead of a name are sent as the whole answer, then the connection is closed."""
 
     def __init__(self, name, behave):
         self.name = name
@@ -247,6 +248,10 @@ class FakeBackend:
                     n = self.requests
                     self.requests += 1
                 action = self.behave(n)
+                if isinstance(action, bytes):
+                    c.sendall(action)
+                    c.close()
+                    return
                 body = f"hello from {self.name}\n".encode()
                 ok = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
                 if action == "ok":
