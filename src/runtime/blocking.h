@@ -2,6 +2,8 @@
 // without holding up the other goroutines of its processor (Go's entersyscall/exitsyscall).
 // If the call lasts more than ~20 µs, sysmon hands the processor to another thread; on return
 // the goroutine takes a processor back, or queues itself and its thread parks.
+// fn must not park (channels, locks, sleep, sockets), yield or call blocking() again: each is a
+// fatal error naming the goroutine and the call (its processor would be left to nobody).
 #pragma once
 
 #include <utility>

@@ -849,6 +849,7 @@ void Scheduler::ready(Goroutine* g, bool next) {
 void Scheduler::park(WaitReason reason, UnlockFn unlock, void* arg) {
   Machine* m = this_m();
   Goroutine* g = current("park");
+  check_not_in_blocking(g, "park", reason);
   g->wait_reason = reason;
   m->unlock = unlock;
   m->unlock_arg = arg;
@@ -857,7 +858,9 @@ void Scheduler::park(WaitReason reason, UnlockFn unlock, void* arg) {
 
 void Scheduler::yield() {
   Machine* m = this_m();
-  switch_to_g0(m, current("yield"), AfterSwitch::kYield);
+  Goroutine* g = current("yield");
+  check_not_in_blocking(g, "yield");
+  switch_to_g0(m, g, AfterSwitch::kYield);
 }
 
 void Scheduler::lock_os_thread() {

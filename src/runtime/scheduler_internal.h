@@ -171,6 +171,13 @@ class Scheduler {
   std::atomic<int> main_active_{0};  // run() main goroutines alive (deadlock detection needs > 0)
 };
 
+// Fatal unless g may park (for `reason`), yield or enter blocking() (`call` names which): inside
+// blocking() the goroutine's P is in kSyscall, revocable by sysmon and owned by no scheduler code,
+// so a switch to g0 there (or a second kSyscall entry) would leave that P with no M to run its
+// queue. Go forbids the same (entersyscall is not reentrant, gopark needs a P).
+void check_not_in_blocking(const Goroutine* g, const char* call,
+                           WaitReason reason = WaitReason::kNone);
+
 // Claims the calling M's P for a runtime call made from goroutine code (kRunning -> kBusy) so
 // sysmon cannot take it meanwhile; on g0 the P is already busy. p() is null when the M has no
 // P: lost to sysmon (then m->p is cleared) or inside blocking(). Callers then fall back to the

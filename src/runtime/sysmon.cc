@@ -26,7 +26,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 
+#include "base/check.h"
 #include "runtime/blocking.h"
 #include "runtime/scheduler_internal.h"
 
@@ -147,9 +149,18 @@ int Scheduler::retake(int64_t now) {
   return taken;
 }
 
+void check_not_in_blocking(const Goroutine* g, const char* call, WaitReason reason) {
+  if (__builtin_expect(g->status.load(std::memory_order_relaxed) != GStatus::kSyscall, 1)) return;
+  std::string what = call;
+  if (reason != WaitReason::kNone) what += std::string(" (") + to_string(reason) + ")";
+  SPINDLE_FATAL("goroutine " + std::to_string(g->id) + ": " + what +
+                " inside blocking() (a blocking call must not park, yield or nest blocking())");
+}
+
 void Scheduler::enter_blocking() {
   Machine* m = this_m();
   Goroutine* g = current("blocking");
+  check_not_in_blocking(g, "blocking()");
   g->status.store(GStatus::kSyscall, std::memory_order_relaxed);
   Processor* p = m->p;
   if (p == nullptr) return;

@@ -157,6 +157,36 @@ TEST_P(SysmonTest, EchoIsServedWhileEveryProcessorSpins) {
 #endif
 }
 
+// Inside blocking() the goroutine's P is revocable and unowned by scheduler code: parking,
+// yielding or entering blocking() again there would orphan it, so each is a fatal error that
+// names the goroutine and the call.
+TEST(BlockingDeathTest, NestedBlockingCallIsFatal) {
+  EXPECT_DEATH(
+      {
+        Runtime rt(Options{.procs = 1});
+        rt.run([] { blocking([] { blocking([] {}); }); });
+      },
+      "goroutine 1: blocking\\(\\) inside blocking\\(\\)");
+}
+
+TEST(BlockingDeathTest, ParkingInsideABlockingCallIsFatal) {
+  EXPECT_DEATH(
+      {
+        Runtime rt(Options{.procs = 2});
+        rt.run([] { blocking([] { sleep_for(1ms); }); });
+      },
+      "goroutine 1: park \\(sleep\\) inside blocking\\(\\)");
+}
+
+TEST(BlockingDeathTest, YieldingInsideABlockingCallIsFatal) {
+  EXPECT_DEATH(
+      {
+        Runtime rt(Options{.procs = 1});
+        rt.run([] { blocking([] { yield(); }); });
+      },
+      "goroutine 1: yield inside blocking\\(\\)");
+}
+
 INSTANTIATE_TEST_SUITE_P(Procs, SysmonTest, ::testing::Values(1, 2),
                          [](const ::testing::TestParamInfo<int>& info) {
                            return "P" + std::to_string(info.param);
