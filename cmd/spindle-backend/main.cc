@@ -1,4 +1,4 @@
-// spindle-backend: the downstream service behind spindle-lb (docs/lb-contract.md). Serves
+// spindle-backend: the downstream service behind spindle-lb (docs/lb-reference.md). Serves
 // "hello from NAME" (routes in service.h), registers with the LB given by --lb and heartbeats
 // (registration.h), and on SIGTERM/SIGINT deregisters, drains in-flight requests and exits 0.
 // Prints the bound address as the first line of stdout. Flags and wiring only.

@@ -1,7 +1,7 @@
 // Registration with spindle-lb (or the Go LB): POST /_lb/register, heartbeats at the interval
 // the LB returned, a new registration after a 404 heartbeat (the LB forgot us: it restarted or
 // expired us), retries with back-off while the LB is down, and a deregistration at shutdown.
-// Protocol: docs/lb-contract.md, "spindle-backend".
+// Protocol: docs/lb-reference.md, "spindle-backend".
 #pragma once
 
 #include <chrono>

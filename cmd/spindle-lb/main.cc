@@ -1,5 +1,5 @@
 // spindle-lb: flags and wiring only. The balancer is src/lb (docs/lb.md); the contract these
-// flags implement is docs/lb-contract.md.
+// flags implement is docs/lb-reference.md.
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -50,9 +50,10 @@ int main(int argc, char** argv) {
   app.add_option("--listen", c.listen, "client traffic and the registration API")
       ->capture_default_str();
   auto* debug_opt =
-      app.add_option("--debug-listen", c.debug_listen,
-                     "debug listener: for now only a placeholder /metrics and /debug/vars (the "
-                     "observability issue adds profiles and traces); 'off' disables")
+      app.add_option(
+             "--debug-listen", c.debug_listen,
+             "debug listener: /metrics and /debug/vars, a few counters as text (no profiles "
+             "or traces yet); 'off' disables")
           ->capture_default_str();
   app.add_option("--policy", policy, "round-robin | least-conn | p2c-ewma | weighted")
       ->capture_default_str();

@@ -1,7 +1,7 @@
-// Admin: the registration API served on the client listener (the seed's design):
+// Admin: the registration API served on the client listener (as in the classic Go balancer this one is measured against):
 // POST /_lb/register, /_lb/heartbeat, /_lb/deregister and GET /_lb/backends. Bodies are JSON;
 // every refusal is a 4xx with a JSON {"error": "..."} sentence. Not on the hot path: it may
-// allocate and take the registry's mutex. Contract: docs/lb-contract.md; design: docs/lb.md.
+// allocate and take the registry's mutex. Contract: docs/lb-reference.md; design: docs/lb.md.
 #pragma once
 
 #include <string>

@@ -203,13 +203,14 @@ void Balancer::debug(http::Request& req, http::ResponseWriter& w) {
   };
   std::string_view path = req.target().substr(0, req.target().find('?'));
   if (path != "/metrics" && path != "/debug/vars") {
-    (void)w.reply(404,
-                  "spindle-lb debug listener: only /metrics (a placeholder) for now; profiles "
-                  "and traces come with the observability issue\n",
-                  text);
+    (void)w.reply(
+        404,
+        "spindle-lb debug listener: only /metrics and /debug/vars (a few counters as text); "
+        "profiles and traces are not served yet\n",
+        text);
     return;
   }
-  body += "# spindle-lb placeholder metrics: the observability issue replaces these.\n";
+  body += "# spindle-lb: request, backend and runtime counters.\n";
   line("spindle_lb_requests_total", p.requests);
   line("spindle_lb_no_backend_total", p.no_backend);
   line("spindle_lb_overloaded_total", p.overloaded);

@@ -2,7 +2,7 @@
 //
 // A goroutine that would block on a socket parks in poll_wait and holds no thread; readiness
 // reported by epoll makes it runnable again. Go's design (netpoll.go, netpoll_epoll.go) with
-// one change for scale (golang/go#65064, seed 004): Go has one epoll instance for the whole
+// one change for scale (golang/go#65064): Go has one epoll instance for the whole
 // process, and with many cores and over 1k sockets ready at once, threads polling it
 // concurrently spent ~65% of CPU in epoll_wait contending on the instance's lock.
 //

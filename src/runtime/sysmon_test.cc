@@ -89,7 +89,7 @@ TEST_P(SysmonTest, LongRunningGoroutinesDoNotStarveOthers) {
   EXPECT_GE(rt.stats().preemptions, 1u);
 }
 
-// The fairness test: CPU-bound loops (no yield points) on every P while an echo client
+// Fairness: CPU-bound loops (no yield points) on every P while an echo client
 // measures round trips over a socket; the echo server keeps being served.
 TEST_P(SysmonTest, EchoIsServedWhileEveryProcessorSpins) {
   const int procs = GetParam();
@@ -149,7 +149,7 @@ TEST_P(SysmonTest, EchoIsServedWhileEveryProcessorSpins) {
   EXPECT_EQ(round_trips.load(), 60);
   std::printf("worst echo round trip with %d spinning Ps: %lld us\n", procs,
               static_cast<long long>(worst_rtt_us.load()));
-  // The bound is 50 ms; sanitizer builds get more room.
+  // The bound is 50 ms; sanitizer builds get more room.
 #if defined(SPINDLE_TSAN) || defined(SPINDLE_ASAN)
   EXPECT_LT(worst_rtt_us.load(), 150'000) << "worst round trip " << worst_rtt_us.load() << " us";
 #else

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The registration API's bad input and access control (docs/lb-contract.md, "Contract" and
+"""The registration API's bad input and access control (docs/lb-reference.md, "Contract" and
 "Bad input"): malformed JSON, URLs that are not http://host:port, a URL pointing at the LB
 itself, too many backends, missing or wrong tokens → 4xx with a clear message; and the refusal
 to start with open registration on a non-loopback address."""

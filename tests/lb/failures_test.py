@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Every upstream failure path of docs/lb-contract.md, "Failures": connect refused → another
+"""Every upstream failure path of docs/lb-reference.md, "Failures": connect refused → another
 backend for any method; reset before any response byte → one retry for GET, none for POST;
 response-header timeout → 504; other upstream failures → 502; outlier ejection after 5
 consecutive failures."""

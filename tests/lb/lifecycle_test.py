@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Process lifecycle (docs/lb-contract.md, "Overload", "SIGTERM or SIGINT", "Tests"): a graceful
+"""Process lifecycle (docs/lb-reference.md, "Overload", "SIGTERM or SIGINT", "Tests"): a graceful
 drain of spindle-lb that loses no in-flight request, a backend draining on SIGTERM behind the
 LB, a backend SIGKILLed under load (idempotent GETs see no error), and 503 + Retry-After
 beyond --max-in-flight."""

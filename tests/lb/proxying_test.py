@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Proxying (docs/lb-contract.md, "Proxying"): hop-by-hop fields removed before the forwarding
+"""Proxying (docs/lb-reference.md, "Proxying"): hop-by-hop fields removed before the forwarding
 fields are added (a client's Connection header cannot strip them: CVE-2024-45410), X-Forwarded-*
 and Via, upstream connection reuse counted at the backend, and curl as a client."""
 import json
@@ -151,7 +151,7 @@ class Curl(LbTestCase):
 
 class DebugListener(LbTestCase):
     def test_metrics_count_requests_and_runtime(self):
-        """The debug listener's /metrics (a placeholder until the observability issue): the
+        """The debug listener's /metrics (a few counters as text): the
         request counter follows the traffic and the runtime's counters are there."""
         b = self.start_backend(name="m")
         lb = Proc([LB_BIN, "--listen", "127.0.0.1:0", "--debug-listen", "127.0.0.1:0",

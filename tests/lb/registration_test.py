@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """spindle-lb registration, heartbeats, expiry within timeout + 1 s, re-registration after a
-404, and the panic threshold (docs/lb-contract.md: "Contract" and "Failures")."""
+404, and the panic threshold (docs/lb-reference.md: "Contract" and "Failures")."""
 import collections
 import signal
 import threading

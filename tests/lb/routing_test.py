@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Round-robin exactness, deregistration while requests are in flight, 503 without a healthy
-backend, and a client disconnect cancelling its upstream request (docs/lb-contract.md,
+backend, and a client disconnect cancelling its upstream request (docs/lb-reference.md,
 "Routing" and "Proxying")."""
 import collections
 import socket

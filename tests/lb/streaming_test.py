@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """1 GiB upload and 1 GiB download through spindle-lb with its RSS (VmRSS, sampled every
-20 ms) rising by at most RSS_BOUND_MIB (docs/lb-contract.md, "Proxying": "a few MiB").
+20 ms) rising by at most RSS_BOUND_MIB (docs/lb-reference.md, "Proxying": "a few MiB").
 
 Under sanitizers (SPINDLE_SANITIZE set) the streams shrink to 64 MiB and the RSS bound is not
 checked: ASan's quarantine and TSan's shadow memory grow RSS with every allocation, so the

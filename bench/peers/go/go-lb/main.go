@@ -1,7 +1,7 @@
-// go-lb: the seed's Go load balancer, the peer spindle-lb is measured against. Backends
-// register themselves over /_lb/ (admin.go) and heartbeat every second; everything else is
-// reverse-proxied round-robin over the live ones with httputil.ReverseProxy. pprof is served
-// on -debug-listen. Prints the bound address on stdout; stops on SIGINT/SIGTERM.
+// go-lb: a Go load balancer of the classic net/http + ReverseProxy design, the peer
+// spindle-lb is measured against. Backends register themselves over /_lb/ (admin.go) and
+// heartbeat every second; everything else is reverse-proxied round-robin over the live ones
+// with httputil.ReverseProxy. pprof is served on -debug-listen. Prints the bound address on stdout; stops on SIGINT/SIGTERM.
 //
 // Usage: go-lb [-listen :8080] [-debug-listen 127.0.0.1:6060]
 package main
