@@ -42,13 +42,19 @@ int main(int argc, char** argv) {
   spindle::lb::Config c;
   CLI::App app{
       "spindle-lb: a layer-7 HTTP/1.1 load balancer. Backends register over HTTP on the "
-      "client listener (POST /_lb/register, /_lb/heartbeat, /_lb/deregister; GET "
-      "/_lb/backends); every other request is proxied to a healthy backend."};
+      "client listener, or on --admin-listen's (POST /_lb/register, /_lb/heartbeat, "
+      "/_lb/deregister; GET /_lb/backends); every other request is proxied to a healthy "
+      "backend."};
   app.get_formatter()->column_width(40);
   std::string policy = "round-robin";
   int procs = 0;
-  app.add_option("--listen", c.listen, "client traffic and the registration API")
+  app.add_option("--listen", c.listen,
+                 "client traffic and, without --admin-listen, the registration API (paths "
+                 "under /_lb/)")
       ->capture_default_str();
+  app.add_option("--admin-listen", c.admin_listen,
+                 "serve the registration API (/_lb/...) on this address instead; the client "
+                 "listener then proxies /_lb/ paths like any other (default: none)");
   auto* debug_opt =
       app.add_option(
              "--debug-listen", c.debug_listen,
@@ -60,7 +66,8 @@ int main(int argc, char** argv) {
   app.add_option("--backend", c.backends,
                  "static backend http://HOST:PORT that never expires (repeatable)");
   app.add_option("--register-token", c.register_token,
-                 "require 'Authorization: Bearer TOKEN' on the registration POSTs")
+                 "require 'Authorization: Bearer TOKEN' on every /_lb/ call (the POSTs and "
+                 "GET /_lb/backends)")
       ->envname("SPINDLE_REGISTER_TOKEN");
   app.add_flag("--insecure-open-registration", c.insecure_open_registration,
                "allow registration without a token on a non-loopback address");
@@ -164,8 +171,10 @@ int main(int argc, char** argv) {
         status = 1;
         return;
       }
-      std::printf("spindle-lb: listening on %s (policy %s, debug %s)\n",
+      auto admin = lb.admin_address();
+      std::printf("spindle-lb: listening on %s (policy %s, admin %s, debug %s)\n",
                   lb.address().to_string().c_str(), spindle::lb::to_string(c.policy),
+                  admin ? admin->to_string().c_str() : "on the client listener",
                   lb.debug_address().c_str());
       std::fflush(stdout);
       spindle::runtime::WaitGroup signals;

@@ -16,8 +16,6 @@ using nlohmann::json;
 constexpr std::size_t kMaxBody = 64 * 1024;
 const http::Header kJson[] = {{"Content-Type", "application/json"}};
 
-std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
-
 void reply_json(http::ResponseWriter& w, int status, const json& body) {
   (void)w.reply(status, body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", kJson);
 }
@@ -92,12 +90,6 @@ bool equal_constant_time(std::string_view a, std::string_view b) {
 Admin::Admin(Registry& registry, AdminOptions options)
     : registry_(registry), options_(std::move(options)), local_(local_addresses()) {}
 
-bool Admin::handles(std::string_view target) {
-  std::string_view p = path_of(target);
-  return p == "/_lb/register" || p == "/_lb/heartbeat" || p == "/_lb/deregister" ||
-         p == "/_lb/backends";
-}
-
 bool Admin::authorized(const http::Request& req) const {
   if (options_.token.empty()) return true;
   const http::Header* h = req.headers().find("Authorization");
@@ -109,17 +101,19 @@ bool Admin::authorized(const http::Request& req) const {
   return equal_constant_time(h->value.substr(7), options_.token);
 }
 
-void Admin::serve(http::Request& req, http::ResponseWriter& w) {
-  std::string_view p = path_of(req.target());
-  if (p == "/_lb/backends") {
-    if (req.method() != http::Method::kGet && req.method() != http::Method::kHead) {
-      reply_not_allowed(w, "GET, HEAD", "use GET /_lb/backends");
-      return;
-    }
-    list(w);
+void Admin::serve(http::Request& req, http::ResponseWriter& w, std::string_view p) {
+  const bool list_call = p == "/_lb/backends";
+  if (!list_call && p != "/_lb/register" && p != "/_lb/heartbeat" && p != "/_lb/deregister") {
+    reply_error(w, 404,
+                "no such path: the API is POST /_lb/register, /_lb/heartbeat, /_lb/deregister "
+                "and GET /_lb/backends");
     return;
   }
-  if (req.method() != http::Method::kPost) {
+  if (list_call && req.method() != http::Method::kGet && req.method() != http::Method::kHead) {
+    reply_not_allowed(w, "GET, HEAD", "use GET /_lb/backends");
+    return;
+  }
+  if (!list_call && req.method() != http::Method::kPost) {
     reply_not_allowed(w, "POST", "use POST for " + std::string(p));
     return;
   }
@@ -129,7 +123,9 @@ void Admin::serve(http::Request& req, http::ResponseWriter& w) {
         401, "{\"error\":\"missing or wrong registration token (Authorization: Bearer)\"}\n", h);
     return;
   }
-  if (p == "/_lb/register") {
+  if (list_call) {
+    list(w);
+  } else if (p == "/_lb/register") {
     register_backend(req, w);
   } else if (p == "/_lb/heartbeat") {
     heartbeat(req, w);

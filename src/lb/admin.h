@@ -1,7 +1,9 @@
-// Admin: the registration API served on the client listener (as in the classic Go balancer this one is measured against):
-// POST /_lb/register, /_lb/heartbeat, /_lb/deregister and GET /_lb/backends. Bodies are JSON;
-// every refusal is a 4xx with a JSON {"error": "..."} sentence. Not on the hot path: it may
-// allocate and take the registry's mutex. Contract: docs/lb-reference.md; design: docs/lb.md.
+// Admin: the registration API, served on the client listener (backends need only the one
+// address) or on its own (--admin-listen): POST /_lb/register, /_lb/heartbeat,
+// /_lb/deregister and GET /_lb/backends. Bodies are JSON; every refusal is a 4xx with a JSON
+// {"error": "..."} sentence. With a token, every call needs it (the backend list shows the
+// topology). Not on the hot path: it may allocate and take the registry's mutex. Contract:
+// docs/lb-reference.md; design: docs/lb.md.
 #pragma once
 
 #include <string>
@@ -15,7 +17,7 @@
 namespace spindle::lb {
 
 struct AdminOptions {
-  std::string token;  // non-empty: the POSTs need "Authorization: Bearer <token>"
+  std::string token;  // non-empty: every call needs "Authorization: Bearer <token>"
   net::Address self;  // the LB's listen address, for the loop check
   runtime::Clock::duration heartbeat_interval = std::chrono::seconds(1);
 };
@@ -24,9 +26,9 @@ class Admin {
  public:
   Admin(Registry& registry, AdminOptions options);
 
-  // Whether target (path and query) is one of the API's paths.
-  static bool handles(std::string_view target);
-  void serve(http::Request& req, http::ResponseWriter& w);
+  // Answers a request whose normalised path (request_path.h) is `path`, under /_lb: the
+  // API's calls, 404 for other paths.
+  void serve(http::Request& req, http::ResponseWriter& w, std::string_view path);
 
  private:
   void register_backend(http::Request& req, http::ResponseWriter& w);

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "lb/backend_url.h"
+#include "lb/request_path.h"
 #include "runtime/runtime.h"
 #include "runtime/select.h"
 #include "runtime/sync/wait_group.h"
@@ -80,17 +81,28 @@ Balancer::~Balancer() = default;
 base::Result<void, std::string> Balancer::start() {
   auto addr = net::parse_address(config_.listen);
   if (!addr) return "--listen " + config_.listen + ": " + addr.error().message();
-  if (config_.register_token.empty() && !loopback_only(*addr) &&
+  const bool own_admin = !config_.admin_listen.empty();
+  const std::string& api_flag = own_admin ? config_.admin_listen : config_.listen;
+  auto api_addr = own_admin ? net::parse_address(config_.admin_listen) : addr;
+  if (!api_addr) return "--admin-listen " + api_flag + ": " + api_addr.error().message();
+  if (config_.register_token.empty() && !loopback_only(*api_addr) &&
       !config_.insecure_open_registration) {
-    return "refusing to start: the registration API (/_lb/register) would be reachable on " +
-           config_.listen +
+    return std::string(
+               "refusing to start: the registration API (/_lb/register) would be "
+               "reachable on ") +
+           (own_admin ? "--admin-listen " : "--listen ") + api_flag +
            " without a token, so anyone who can reach it could add backends and receive your "
-           "traffic. Set --register-token (or SPINDLE_REGISTER_TOKEN), listen on a loopback "
-           "address, or pass --insecure-open-registration.";
+           "traffic. Set --register-token (or SPINDLE_REGISTER_TOKEN), serve the API on a "
+           "loopback address, or pass --insecure-open-registration.";
   }
   auto l = net::listen(*addr);
   if (!l) return "--listen " + config_.listen + ": " + l.error().message();
   listener_ = std::move(*l);
+  if (own_admin) {
+    auto a = net::listen(*api_addr);
+    if (!a) return "--admin-listen " + api_flag + ": " + a.error().message();
+    admin_listener_ = std::move(*a);
+  }
   if (config_.debug_listen != "off") {
     auto d = net::listen(config_.debug_listen);
     if (d) {
@@ -124,6 +136,10 @@ base::Result<void, std::string> Balancer::start() {
       std::max<runtime::Clock::duration>(config_.idle_timeout, std::chrono::seconds(5));
   server_ = std::make_unique<http::Server>(
       [this](http::Request& req, http::ResponseWriter& w) { handle(req, w); }, so);
+  if (admin_listener_.valid()) {
+    admin_server_ = std::make_unique<http::Server>(
+        [this](http::Request& req, http::ResponseWriter& w) { handle_admin(req, w); });
+  }
   if (debug_listener_.valid()) {
     debug_server_ = std::make_unique<http::Server>(
         [this](http::Request& req, http::ResponseWriter& w) { debug(req, w); });
@@ -135,13 +151,28 @@ std::string Balancer::debug_address() const {
   return debug_listener_.valid() ? debug_listener_.address().to_string() : "off";
 }
 
+std::optional<net::Address> Balancer::admin_address() const {
+  if (!admin_listener_.valid()) return std::nullopt;
+  return admin_listener_.address();
+}
+
+// API or proxy is decided once, on the normalised path (request_path.h): every spelling of
+// an API path reaches the API. With --admin-listen this listener reserves no path.
 void Balancer::handle(http::Request& req, http::ResponseWriter& w) {
-  std::string_view t = req.target();
-  if (t.size() > 5 && t[1] == '_' && t.starts_with("/_lb/") && Admin::handles(t)) {
-    admin_->serve(req, w);
-    return;
+  if (!admin_server_) {
+    std::string scratch;
+    const std::string_view path = normalized_path(req.target(), &scratch);
+    if (in_api_namespace(path)) {
+      admin_->serve(req, w, path);
+      return;
+    }
   }
   proxy_->serve(req, w);
+}
+
+void Balancer::handle_admin(http::Request& req, http::ResponseWriter& w) {
+  std::string scratch;
+  admin_->serve(req, w, normalized_path(req.target(), &scratch));
 }
 
 void Balancer::sweep_loop(runtime::Chan<bool> done) {
@@ -169,6 +200,14 @@ void Balancer::serve() {
     }
     wg.done();
   });
+  if (admin_server_) {
+    wg.add(1);
+    runtime::go([&] {
+      auto r = admin_server_->serve(admin_listener_);
+      if (!r) std::fprintf(stderr, "spindle-lb: admin: %s\n", r.error().message().c_str());
+      wg.done();
+    });
+  }
   if (debug_server_) {
     wg.add(1);
     runtime::go([&] {
@@ -182,6 +221,7 @@ void Balancer::serve() {
       static_cast<long long>(
           std::chrono::duration_cast<std::chrono::milliseconds>(config_.shutdown_grace).count()));
   server_->shutdown(config_.shutdown_grace);
+  if (admin_server_) admin_server_->shutdown(std::chrono::seconds(1));
   if (debug_server_) debug_server_->shutdown(std::chrono::seconds(1));
   sweeper_done.close();
   wg.wait();

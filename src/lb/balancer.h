@@ -1,10 +1,12 @@
 // Balancer: spindle-lb assembled — the registry and its sweeper, the picker, admission, the
-// upstream Client, the proxy and the admin API on one http::Server, and the debug listener.
+// upstream Client, the proxy and the admin API on one http::Server (or the API on its own,
+// --admin-listen), and the debug listener.
 // cmd/spindle-lb/main.cc fills a Config from flags and calls run(). Design: docs/lb.md.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,7 @@ namespace spindle::lb {
 
 struct Config {
   std::string listen = "0.0.0.0:8080";
+  std::string admin_listen;                     // "": the API shares --listen
   std::string debug_listen = "127.0.0.1:6060";  // "off": none
   bool debug_listen_required = false;           // given explicitly: failing to bind it is fatal
   Policy policy = Policy::kRoundRobin;
@@ -56,6 +59,8 @@ class Balancer {
   base::Result<void, std::string> start();
   const net::Address& address() const { return listener_.address(); }
   std::string debug_address() const;
+  // The API's own listener, if --admin-listen gave one.
+  std::optional<net::Address> admin_address() const;
   // Serves until stop(); then drains within the grace period. Parks.
   void serve();
   // Starts the graceful shutdown (any goroutine; idempotent).
@@ -67,6 +72,7 @@ class Balancer {
 
  private:
   void handle(http::Request& req, http::ResponseWriter& w);
+  void handle_admin(http::Request& req, http::ResponseWriter& w);
   void debug(http::Request& req, http::ResponseWriter& w);
   void sweep_loop(runtime::Chan<bool> done);
 
@@ -78,8 +84,10 @@ class Balancer {
   std::unique_ptr<Proxy> proxy_;
   std::unique_ptr<Admin> admin_;
   net::Listener listener_;
+  net::Listener admin_listener_;
   net::Listener debug_listener_;
   std::unique_ptr<http::Server> server_;
+  std::unique_ptr<http::Server> admin_server_;  // with --admin-listen
   std::unique_ptr<http::Server> debug_server_;
   runtime::Chan<bool> stop_ = runtime::make_chan<bool>(1);
   std::atomic<bool> stopping_{false};

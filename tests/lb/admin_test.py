@@ -108,6 +108,83 @@ class BadInput(LbTestCase):
         self.assertEqual(request(lb.addr).text.strip(), "hello from tok")
 
 
+class ApiPaths(LbTestCase):
+    """Which requests reach the API: decided once on the normalised path (docs/lb.md, "The
+    API's paths"), so no other spelling of an API path is proxied to a backend."""
+
+    def test_api_paths_in_other_spellings_reach_the_api_not_a_backend(self):
+        fake = self.fake_backend("fake", lambda n: "ok")
+        lb = self.start_lb("--backend", fake.url)
+        b = self.start_backend(name="spelled")
+        body = json.dumps({"url": b.url})
+        for path in ("http://x/_lb/register", "HTTP://x:80/_lb/register?x=1",
+                     "/x/../_lb/register", "/%5flb/register", "/%5Flb/register",
+                     "/%5F%6c%62/register", "//_lb/register", "/_lb/./register",
+                     "/_lb//register", "/_lb/%2e/register", "/a/b/%2E%2E/../_lb/register",
+                     "/../_lb/register"):
+            r = request(lb.addr, "POST", path, body=body)
+            self.assertEqual(r.status, 200, f"POST {path}: {r.status} {r.text}")
+            self.assertIn("heartbeat_interval_ms", r.json(), path)
+        for path in ("http://x/_lb/backends", "/a/../_lb/backends", "/%5flb/backends"):
+            r = request(lb.addr, "GET", path)
+            self.assertEqual(r.status, 200, f"GET {path}: {r.status} {r.text}")
+            self.assertIsInstance(r.json(), list, path)
+        # The rest of /_lb/ is the API's too: 404, with the API's paths.
+        for path in ("/_lb/registerx", "/_lb/register/.", "/_lb/register/x/..", "/%5flb/nothing",
+                     "/_lb"):
+            r = request(lb.addr, "POST", path, body=body)
+            self.assertEqual(r.status, 404, f"POST {path}: {r.status} {r.text}")
+            self.assertIn("/_lb/register", r.json()["error"])
+        self.assertEqual(fake.requests, 0)
+        # Paths that only look alike are proxied as they came.
+        for path in ("/_lbx/register", "/_LB/register", "/%5flb%2fregister", "/x/_lb/register"):
+            r = request(lb.addr, "POST", path, body=body)
+            self.assertTrue(r.text.startswith("hello from "), f"POST {path}: {r.text}")
+
+    def test_backends_list_needs_the_token_when_one_is_set(self):
+        lb = self.start_lb("--register-token", "s3cret")
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret"}):
+            r = request(lb.addr, "GET", "/_lb/backends", headers=headers)
+            self.assertEqual(r.status, 401, f"{headers}: {r.status} {r.text}")
+            self.assertEqual(r.header("WWW-Authenticate"), "Bearer")
+            self.assertNotIn("http://", r.text)
+        r = request(lb.addr, "GET", "/_lb/backends", headers={"Authorization": "Bearer s3cret"})
+        self.assertEqual((r.status, r.json()), (200, []))
+
+    def test_admin_listener_serves_the_api_and_the_traffic_port_proxies_its_paths(self):
+        fake = self.fake_backend("fake", lambda n: "ok")
+        lb = self.start_lb("--backend", fake.url, "--admin-listen", "127.0.0.1:0")
+        self.assertNotEqual(lb.admin_addr, lb.addr)
+        b = self.start_backend(lb, name="reg")  # registers on the admin listener
+        self.wait_backends(lb, [b])
+        urls = sorted(e["url"] for e in self.backends(lb))
+        self.assertEqual(urls, sorted([fake.url, b.url]))
+        # On the traffic port the API's paths are paths like any other: proxied.
+        before = fake.requests
+        seen = set()
+        for _ in range(4):
+            r = request(lb.addr, "GET", "/_lb/backends")
+            self.assertEqual(r.status, 200)
+            seen.add(r.text.strip())
+        self.assertEqual(seen, {"hello from fake", "hello from reg"})
+        self.assertEqual(fake.requests, before + 2)
+        # The admin listener serves nothing else.
+        r = request(lb.admin_addr, "GET", "/")
+        self.assertEqual(r.status, 404, r.text)
+        self.assertIn("/_lb/", r.text)
+
+    def test_open_registration_only_on_a_loopback_admin_listener(self):
+        lb = self.start_lb("--admin-listen", "127.0.0.1:0", listen="0.0.0.0:0",
+                           env={"SPINDLE_REGISTER_TOKEN": ""})
+        self.assertTrue(lb.alive())
+        p = Proc([LB_BIN, "--debug-listen", "off", "--listen", "127.0.0.1:0", "--admin-listen",
+                  "0.0.0.0:0"], "spindle-lb", env={"SPINDLE_REGISTER_TOKEN": ""},
+                 expect_address=False)
+        self.procs.append(p)
+        self.assertNotEqual(p.wait(10 * SLOW), 0)
+        self.assertIn("--admin-listen", p.stderr())
+
+
 class StartupSafety(LbTestCase):
     def run_lb(self, *flags, env=None):
         """Starts spindle-lb expecting it to exit at once: (exit code, stderr)."""
@@ -159,7 +236,8 @@ class StartupSafety(LbTestCase):
         for flag in ("--listen", "--debug-listen", "--register-token", "--insecure-open-registration",
                      "--policy", "--backend", "--heartbeat-timeout", "--max-idle-per-backend",
                      "--max-conns-per-backend", "--connect-timeout", "--response-header-timeout",
-                     "--idle-timeout", "--max-in-flight", "--procs", "--max-backends"):
+                     "--idle-timeout", "--max-in-flight", "--procs", "--max-backends",
+                     "--admin-listen"):
             self.assertIn(flag, out)
 
 

@@ -313,15 +313,25 @@ class LbTestCase(unittest.TestCase):
             self.fail("sanitizer report in a child process:\n" + "\n".join(reports))
 
     def start_lb(self, *flags, listen="127.0.0.1:0", env=None, expect_address=True):
+        """spindle-lb; .admin_addr/.admin_url name where its API is (the traffic listener, or
+        --admin-listen's, printed as "admin HOST:PORT"), .token its registration token."""
         args = [LB_BIN, "--listen", listen, "--debug-listen", "off", *flags]
         p = Proc(args, "spindle-lb", env=env, expect_address=expect_address)
         self.procs.append(p)
+        p.admin_addr = p.addr
+        m = re.search(r"admin " + ADDR_RE.pattern, getattr(p, "address_line", ""))
+        if m:
+            p.admin_addr = f"{m.group(1)}:{m.group(2)}"
+        p.admin_url = f"http://{p.admin_addr}"
+        p.token = (env or {}).get("SPINDLE_REGISTER_TOKEN")
+        if "--register-token" in flags:
+            p.token = flags[flags.index("--register-token") + 1]
         return p
 
     def start_backend(self, lb=None, *flags, name=None):
         args = [BACKEND_BIN]
         if lb is not None:
-            args += ["--lb", lb.url]
+            args += ["--lb", getattr(lb, "admin_url", lb.url)]
         if name:
             args += ["--name", name]
         p = Proc(args + list(flags), name or "spindle-backend")
@@ -340,7 +350,7 @@ class LbTestCase(unittest.TestCase):
         if token is not None:
             headers["Authorization"] = "Bearer " + token
         body = raw if raw is not None else json.dumps(payload)
-        return request(lb.addr, "POST", path, body=body, headers=headers)
+        return request(lb.admin_addr, "POST", path, body=body, headers=headers)
 
     def register(self, lb, url, name=None, token=None):
         payload = {"url": url}
@@ -349,7 +359,8 @@ class LbTestCase(unittest.TestCase):
         return self.admin(lb, "/_lb/register", payload, token)
 
     def backends(self, lb):
-        r = request(lb.addr, "GET", "/_lb/backends")
+        headers = {"Authorization": "Bearer " + lb.token} if lb.token else {}
+        r = request(lb.admin_addr, "GET", "/_lb/backends", headers=headers)
         self.assertEqual(r.status, 200, r.text)
         return r.json()
 
