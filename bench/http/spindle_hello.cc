@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "base/fd_limit.h"
 #include "http/server.h"
 #include "net/listener.h"
 #include "runtime/runtime.h"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
     }
   }
   int rc = 0;
+  std::fprintf(stderr, "spindle-hello: %s\n", spindle::base::raise_fd_limit().describe().c_str());
   spindle::runtime::Runtime rt;
   rt.run([&] {
     auto l = spindle::net::listen(listen_at);

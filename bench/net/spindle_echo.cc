@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "base/fd_limit.h"
 #include "net/conn.h"
 #include "net/listener.h"
 #include "runtime/runtime.h"
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     }
   }
   int rc = 0;
+  std::fprintf(stderr, "spindle-echo: %s\n", spindle::base::raise_fd_limit().describe().c_str());
   spindle::runtime::Runtime rt;
   rt.run([&] {
     auto l = spindle::net::listen(listen_at);

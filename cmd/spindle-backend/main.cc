@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "base/fd_limit.h"
 #include "http/server.h"
 #include "lb/backend_url.h"
 #include "lb/duration.h"
@@ -157,6 +158,7 @@ int main(int argc, char** argv) {
   }
 
   // Before any thread exists, so every runtime thread inherits the mask (net/signals.h).
+  std::fprintf(stderr, "spindle-backend: %s\n", base::raise_fd_limit().describe().c_str());
   net::block_signals({SIGTERM, SIGINT});
   signal(SIGPIPE, SIG_IGN);
   int rc = 0;

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/fd_limit.h"
 #include "lb/balancer.h"
 #include "lb/duration.h"
 #include "net/signals.h"
@@ -122,6 +123,11 @@ int main(int argc, char** argv) {
   app.add_option("--procs", procs, "processors (GOMAXPROCS); 0 = the CPUs available")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
+  app.add_option("--max-connections", c.max_connections,
+                 "client connections served at once; more are answered 503 and closed "
+                 "(default: the open-file limit, raised to the hard limit at start, less "
+                 "--max-in-flight and 64, at least half of it)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
   app.add_option("--max-backends", c.max_backends, "registered backends at most; more get 409")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
@@ -154,6 +160,9 @@ int main(int argc, char** argv) {
   c.policy = *p;
   c.debug_listen_required = debug_opt->count() > 0;
 
+  // Before any thread exists (base/fd_limit.h).
+  const spindle::base::FdLimit fds = spindle::base::raise_fd_limit();
+
   // Block the shutdown signals before any thread exists, so that every thread inherits the
   // mask and only the signalfd of net::wait_for_signal receives them.
   spindle::net::block_signals({SIGTERM, SIGINT});
@@ -171,6 +180,9 @@ int main(int argc, char** argv) {
         status = 1;
         return;
       }
+      std::fprintf(stderr, "spindle-lb: %s; client connections at most %zu%s\n",
+                   fds.describe().c_str(), lb.max_connections(),
+                   c.max_connections != 0 ? "" : " (the default from it; --max-connections)");
       auto admin = lb.admin_address();
       std::printf("spindle-lb: listening on %s (policy %s, admin %s, debug %s)\n",
                   lb.address().to_string().c_str(), spindle::lb::to_string(c.policy),

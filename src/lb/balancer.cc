@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/fd_limit.h"
 #include "lb/backend_url.h"
 #include "lb/request_path.h"
 #include "runtime/runtime.h"
@@ -59,6 +60,14 @@ void every(runtime::Duration period, runtime::Chan<bool>& done, F fn) {
 }
 
 }  // namespace
+
+std::size_t default_max_connections(std::uint64_t fd_limit, std::int64_t max_in_flight) {
+  const std::uint64_t upstream =
+      max_in_flight > 0 ? static_cast<std::uint64_t>(max_in_flight) : 1024;
+  const std::uint64_t reserve = upstream + 64;
+  const std::uint64_t n = fd_limit > 2 * reserve ? fd_limit - reserve : fd_limit / 2;
+  return static_cast<std::size_t>(std::max<std::uint64_t>(n, 1));
+}
 
 bool loopback_only(const net::Address& a) {
   if (a.family() == net::Family::kUnix) return true;
@@ -132,6 +141,10 @@ base::Result<void, std::string> Balancer::start() {
     }
   }
   http::ServerOptions so;
+  max_connections_ = config_.max_connections != 0
+                         ? config_.max_connections
+                         : default_max_connections(base::fd_limit(), config_.max_in_flight);
+  so.max_connections = max_connections_;
   so.idle_timeout =
       std::max<runtime::Clock::duration>(config_.idle_timeout, std::chrono::seconds(5));
   server_ = std::make_unique<http::Server>(
@@ -270,6 +283,10 @@ void Balancer::debug(http::Request& req, http::ResponseWriter& w) {
     body += "spindle_lb_upstream_latency_floor_seconds " +
             std::to_string(static_cast<double>(a->floor_ns()) / 1e9) + "\n";
   }
+  const http::ServerStats clients = server_->stats();
+  line("spindle_lb_client_connections", static_cast<std::uint64_t>(clients.active));
+  line("spindle_lb_client_connections_refused_total", clients.rejected);
+  line("spindle_lb_max_connections", max_connections_);
   line("spindle_lb_backends", registry_->size());
   line("spindle_lb_panic", registry_->in_panic() ? 1 : 0);
   line("spindle_lb_panic_sweeps_total", registry_->panic_sweeps());

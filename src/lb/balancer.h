@@ -41,6 +41,9 @@ struct Config {
   std::uint64_t max_body_size = 0;    // request body bytes; more get 413. 0: unlimited
   runtime::Clock::duration queue_timeout = std::chrono::milliseconds(100);
   std::size_t max_backends = 1024;
+  // Client connections served at once (more get 503 and are closed). 0: derived from the
+  // open-file limit at start (default_max_connections).
+  std::size_t max_connections = 0;
   runtime::Clock::duration shutdown_grace = std::chrono::seconds(10);
   double panic_share = 0.5;
   std::uint32_t eject_after = 5;
@@ -48,6 +51,11 @@ struct Config {
 
 // Whether a listen address is reachable only from this host (loopback or a Unix socket).
 bool loopback_only(const net::Address& a);
+
+// --max-connections' default: the open-file limit less an upstream connection for every
+// request in flight (--max-in-flight; 1024 when unlimited) and 64 for listeners, the poller
+// and the like; at least half the limit (the rest is what EMFILE back-off is for).
+std::size_t default_max_connections(std::uint64_t fd_limit, std::int64_t max_in_flight);
 
 class Balancer {
  public:
@@ -59,6 +67,8 @@ class Balancer {
   base::Result<void, std::string> start();
   const net::Address& address() const { return listener_.address(); }
   std::string debug_address() const;
+  // The client connection limit in force (after start()).
+  std::size_t max_connections() const { return max_connections_; }
   // The API's own listener, if --admin-listen gave one.
   std::optional<net::Address> admin_address() const;
   // Serves until stop(); then drains within the grace period. Parks.
@@ -89,6 +99,7 @@ class Balancer {
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<http::Server> admin_server_;  // with --admin-listen
   std::unique_ptr<http::Server> debug_server_;
+  std::size_t max_connections_ = 0;
   runtime::Chan<bool> stop_ = runtime::make_chan<bool>(1);
   std::atomic<bool> stopping_{false};
 };

@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import select
 import signal
 import socket
@@ -50,15 +51,21 @@ def wait_until(predicate, timeout, interval=0.02, what="condition"):
 class Proc:
     """A child process whose first printed host:port is its address; stderr kept in a file."""
 
-    def __init__(self, args, name, env=None, expect_address=True):
+    def __init__(self, args, name, env=None, expect_address=True, nofile=None):
+        """nofile: (soft, hard) RLIMIT_NOFILE to start the process with."""
         self.name = name
         self.args = args
         self.err_file = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".err", delete=False)
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+
         self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.err_file,
-                                  stdin=subprocess.DEVNULL, env=full_env)
+                                  stdin=subprocess.DEVNULL, env=full_env,
+                                  preexec_fn=limit if nofile else None)
         self.stderr_at_exit = ""
         self.addr = self._read_address(10 * SLOW) if expect_address else None
         self.url = f"http://{self.addr}" if self.addr else None
