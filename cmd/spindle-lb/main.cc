@@ -118,6 +118,20 @@ int main(int argc, char** argv) {
                  "0 = unlimited")
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
+  app.add_option("--request-buffer", c.request_buffer,
+                 "request body bytes read before a backend is picked: a smaller body is read "
+                 "whole first, so a slow client holds no in-flight slot and no backend "
+                 "connection (10KiB, 1MiB also work; 0: stream every body)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  add_duration(app, "--body-timeout", &c.body_timeout,
+               "time a request body may spend arriving, plus 1s per --body-min-rate bytes "
+               "received (only the waits for the client count); then 408");
+  app.add_option("--body-min-rate", c.body_min_rate,
+                 "bytes per second of request body that extend --body-timeout by 1s (0: the "
+                 "timeout alone bounds every body)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
   add_duration(app, "--queue-timeout", &c.queue_timeout,
                "how long a request waits for an in-flight slot");
   app.add_option("--procs", procs, "processors (GOMAXPROCS); 0 = the CPUs available")
@@ -146,7 +160,8 @@ int main(int argc, char** argv) {
   for (auto [name, d] : {std::pair{"--heartbeat-timeout", c.heartbeat_timeout},
                          {"--connect-timeout", c.connect_timeout},
                          {"--response-header-timeout", c.response_header_timeout},
-                         {"--idle-timeout", c.idle_timeout}}) {
+                         {"--idle-timeout", c.idle_timeout},
+                         {"--body-timeout", c.body_timeout}}) {
     if (d <= spindle::runtime::Clock::duration::zero()) {
       std::fprintf(stderr, "spindle-lb: %s must be more than 0\n", name);
       return 2;

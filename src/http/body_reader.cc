@@ -18,6 +18,7 @@ void BodyReader::start(net::Conn* conn, ReadBuffer* in, BodyFraming framing, Sid
   bytes_ = 0;
   trailers_ = {};
   read_timeout_ = read_timeout;
+  deadline_ = runtime::TimePoint::max();
   before_first_read_ = nullptr;
 }
 
@@ -31,8 +32,10 @@ Result<void> BodyReader::read_more() {
     before_first_read_(before_ctx_);
     before_first_read_ = nullptr;
   }
-  if (read_timeout_ != net::kNoTimeout) {
-    (void)conn_->set_read_deadline(runtime::Clock::now() + read_timeout_);
+  if (read_timeout_ != net::kNoTimeout || deadline_ != runtime::TimePoint::max()) {
+    runtime::TimePoint d = deadline_;
+    if (read_timeout_ != net::kNoTimeout) d = std::min(d, runtime::Clock::now() + read_timeout_);
+    (void)conn_->set_read_deadline(d);
   }
   auto n = in_->fill(*conn_, kReadChunk, in_->capacity() + kMaxBodyBuffer);
   if (!n) return Error::from_net(n.error(), side_);

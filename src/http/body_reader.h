@@ -62,6 +62,10 @@ class BodyReader final : public BodySource {
     before_first_read_ = fn;
     before_ctx_ = ctx;
   }
+  // The latest time the next reads may wait until, on top of the inactivity timeout (a bound
+  // on the whole body, kept by the reader's caller); passing it fails the read with a
+  // kTimeout error. TimePoint::max() (what start() sets): none.
+  void set_deadline(runtime::TimePoint t) { deadline_ = t; }
 
   Result<std::string_view> next() override;
   // Copies up to buf.size() body bytes into buf: the count, 0 at the end.
@@ -92,6 +96,7 @@ class BodyReader final : public BodySource {
   std::uint64_t bytes_ = 0;
   std::string_view trailers_;
   net::Duration read_timeout_ = net::kNoTimeout;
+  runtime::TimePoint deadline_ = runtime::TimePoint::max();
   BeforeFirstRead before_first_read_ = nullptr;
   void* before_ctx_ = nullptr;
 };

@@ -10,7 +10,8 @@ namespace spindle::http {
 void ReadBuffer::consume(std::size_t n) {
   SPINDLE_CHECK(n <= size(), "ReadBuffer::consume past the data");
   begin_ += n;
-  if (begin_ == end_ && pin_ == 0) begin_ = end_ = 0;
+  // The offsets stay even when nothing is left: a head consumed whole is pinned next (pin()
+  // keeps [0, begin_)), and prepare() compacts whatever is not pinned anyway.
 }
 
 void ReadBuffer::unpin() {

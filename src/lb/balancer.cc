@@ -36,6 +36,15 @@ RegistryOptions registry_options(const Config& c) {
   return o;
 }
 
+BodyOptions body_options(const Config& c) {
+  BodyOptions o;
+  o.buffer = c.request_buffer;
+  o.timeout = c.body_timeout;
+  o.min_rate = c.body_min_rate;
+  o.max_size = c.max_body_size;
+  return o;
+}
+
 std::unique_ptr<Admission> make_admission(const Config& c) {
   if (!c.adaptive_in_flight) return std::make_unique<Admission>(c.max_in_flight, c.queue_timeout);
   AdaptivePolicy p;
@@ -83,7 +92,7 @@ Balancer::Balancer(Config config)
           [this](const std::string& address) -> http::HostPool& { return client_.pool(address); })),
       picker_(make_picker(config_.policy)),
       admission_(make_admission(config_)),
-      proxy_(std::make_unique<Proxy>(*registry_, *picker_, *admission_, config_.max_body_size)) {}
+      proxy_(std::make_unique<Proxy>(*registry_, *picker_, *admission_, body_options(config_))) {}
 
 Balancer::~Balancer() = default;
 
@@ -275,6 +284,7 @@ void Balancer::debug(http::Request& req, http::ResponseWriter& w) {
   line("spindle_lb_aborted_total", p.aborted);
   line("spindle_lb_too_large_total", p.too_large);
   line("spindle_lb_client_errors_total", p.client_errors);
+  line("spindle_lb_slow_bodies_total", p.slow_bodies);
   line("spindle_lb_in_flight", static_cast<std::uint64_t>(admission_->in_flight()));
   line("spindle_lb_in_flight_limit", static_cast<std::uint64_t>(admission_->limit()));
   line("spindle_lb_queued_total", admission_->queued());

@@ -36,9 +36,12 @@ struct Config {
   runtime::Clock::duration connect_timeout = std::chrono::seconds(1);
   runtime::Clock::duration response_header_timeout = std::chrono::seconds(30);
   runtime::Clock::duration idle_timeout = std::chrono::seconds(30);
-  std::int64_t max_in_flight = 1024;  // the ceiling when adaptive
-  bool adaptive_in_flight = false;    // --max-in-flight auto
-  std::uint64_t max_body_size = 0;    // request body bytes; more get 413. 0: unlimited
+  std::int64_t max_in_flight = 1024;         // the ceiling when adaptive
+  bool adaptive_in_flight = false;           // --max-in-flight auto
+  std::uint64_t max_body_size = 0;           // request body bytes; more get 413. 0: unlimited
+  std::uint64_t request_buffer = 64 * 1024;  // body bytes read before a backend is picked
+  runtime::Clock::duration body_timeout = std::chrono::seconds(20);  // whole body, plus:
+  std::uint64_t body_min_rate = 1024;  // bytes per second that extend body_timeout
   runtime::Clock::duration queue_timeout = std::chrono::milliseconds(100);
   std::size_t max_backends = 1024;
   // Client connections served at once (more get 503 and are closed). 0: derived from the

@@ -4,6 +4,9 @@
 // Each client connection is a goroutine of http::Server; the proxy is its handler and runs on
 // it, so a request parks on upstream I/O without holding a thread. For one request:
 //
+//  0. A body of known length is read first, up to --request-buffer (request_body.h): all of
+//     a small one, so a client sending it slowly holds no slot and no backend. Every body's
+//     reading is bounded in time (--body-timeout, --body-min-rate): then 408, the client's.
 //  1. Admission (admission.h): one CAS when under --max-in-flight; otherwise wait up to the
 //     queue deadline for a released slot, else 503 + Retry-After.
 //  2. Snapshot: load the routable set (registry.h, snapshot.h) — lock-free; the request keeps
@@ -62,27 +65,6 @@ std::uint64_t ns_since(runtime::TimePoint t) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(runtime::Clock::now() - t).count());
 }
 
-// The client's body of unknown length (chunked), refused with 413 once it passes the limit:
-// the upstream request then fails on the client's side (nothing counts against the backend).
-class LimitedBody final : public http::BodySource {
- public:
-  LimitedBody(http::BodySource& in, std::uint64_t max) : in_(in), max_(max) {}
-  http::Result<std::string_view> next() override {
-    auto piece = in_.next();
-    if (piece && (seen_ += piece->size()) > max_) {
-      return http::Error{
-          http::ErrorCode::kBadArgument, http::Side::kClient, false, 413,
-          "request body over the limit of " + std::to_string(max_) + " bytes (--max-body-size)"};
-    }
-    return piece;
-  }
-
- private:
-  http::BodySource& in_;
-  const std::uint64_t max_;
-  std::uint64_t seen_ = 0;
-};
-
 // Holds one in-flight count on a backend for the duration of an attempt.
 class InFlight {
  public:
@@ -110,14 +92,54 @@ struct Proxy::Exchange {
   }
 };
 
-Proxy::Proxy(Registry& registry, Picker& picker, Admission& admission, std::uint64_t max_body)
-    : registry_(registry), picker_(picker), admission_(admission), max_body_(max_body) {}
+Proxy::Proxy(Registry& registry, Picker& picker, Admission& admission, BodyOptions body)
+    : registry_(registry), picker_(picker), admission_(admission), body_options_(body) {}
+
+void Proxy::reply_client_error(http::ResponseWriter& w, const http::Error& e) {
+  client_errors_.fetch_add(1, std::memory_order_relaxed);
+  if (e.status == 413) too_large_.fetch_add(1, std::memory_order_relaxed);
+  if (e.status == 408) slow_bodies_.fetch_add(1, std::memory_order_relaxed);
+  (void)w.reply(e.status != 0 ? e.status : 400, "spindle-lb: " + e.message() + "\n", kTextPlain);
+}
 
 void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
   requests_.fetch_add(1, std::memory_order_relaxed);
-  if (req.method() == http::Method::kConnect) {
+  const http::RequestHead& head = req.head();
+  if (head.method == http::Method::kConnect) {
     (void)w.reply(405, "spindle-lb: CONNECT is not supported\n", kNoConnect);
     return;
+  }
+  UpstreamTarget target;
+  if (auto bad = split_target(head.target, target)) {
+    (void)w.reply(400, "spindle-lb: " + *bad + "\n", kTextPlain);
+    return;
+  }
+  if (head.has_transfer_encoding && has_other_transfer_coding(head.headers)) {
+    (void)w.reply(501, "spindle-lb: transfer codings other than chunked are not supported\n",
+                  kTextPlain);
+    return;
+  }
+  const http::BodyFraming framing = http::request_framing(head);
+  const std::uint64_t max_body = body_options_.max_size;
+  if (max_body != 0 && framing.kind == http::Framing::kContentLength && framing.length > max_body) {
+    too_large_.fetch_add(1, std::memory_order_relaxed);
+    (void)w.reply(413,
+                  "spindle-lb: request body of " + std::to_string(framing.length) +
+                      " bytes is over the limit of " + std::to_string(max_body) +
+                      " bytes (--max-body-size)\n",
+                  kTextPlain);
+    return;
+  }
+  // A body of known length is read first, up to the buffer size (request_body.h): a client
+  // sending a small one slowly holds neither a slot nor a backend. A chunked body may be a
+  // stream whose pieces the backend must see as they come (an interactive echo): it streams
+  // from its first byte, bounded in time like every body.
+  RequestBody body(req.body(), body_options_);
+  if (framing.kind == http::Framing::kContentLength) {
+    if (auto r = body.prefetch(); !r) {
+      reply_client_error(w, r.error());
+      return;
+    }
   }
   if (!admission_.admit()) {
     overloaded_.fetch_add(1, std::memory_order_relaxed);
@@ -132,42 +154,21 @@ void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
                   "deregistered)\n",
                   kRetryAfter);
   } else {
-    forward(req, w, *snap);
+    forward(req, w, *snap, target, framing, body);
   }
   admission_.release();
 }
 
-void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot& snap) {
+void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot& snap,
+                    const UpstreamTarget& target, http::BodyFraming framing, RequestBody& body) {
   const http::RequestHead& head = req.head();
-  UpstreamTarget target;
-  if (auto bad = split_target(head.target, target)) {
-    (void)w.reply(400, "spindle-lb: " + *bad + "\n", kTextPlain);
-    return;
-  }
-  if (head.has_transfer_encoding && has_other_transfer_coding(head.headers)) {
-    (void)w.reply(501, "spindle-lb: transfer codings other than chunked are not supported\n",
-                  kTextPlain);
-    return;
-  }
   const http::Header* host_field = head.headers.find("Host");
   const std::string_view host = !target.authority.empty() ? target.authority
                                 : host_field != nullptr   ? host_field->value
                                                           : std::string_view();
   ForwardedFields fields;
   forward_request_fields(head.headers, req.remote_ip(), host, fields);
-  const http::BodyFraming framing = http::request_framing(head);
   const bool has_body = framing.kind != http::Framing::kNone;
-  const bool by_length = framing.kind == http::Framing::kContentLength;
-  if (has_body && max_body_ != 0 && by_length && framing.length > max_body_) {
-    too_large_.fetch_add(1, std::memory_order_relaxed);
-    (void)w.reply(413,
-                  "spindle-lb: request body of " + std::to_string(framing.length) +
-                      " bytes is over the limit of " + std::to_string(max_body_) +
-                      " bytes (--max-body-size)\n",
-                  kTextPlain);
-    return;
-  }
-  LimitedBody limited(req.body(), max_body_);
 
   Exchange x;
   http::ClientRequest creq;
@@ -177,12 +178,16 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
   creq.host = host;
   creq.headers = fields.fields;
   if (has_body) {
-    creq.body =
-        max_body_ != 0 && !by_length ? static_cast<http::BodySource*>(&limited) : &req.body();
-    if (by_length) creq.content_length = framing.length;
+    creq.body = &body;
+    // A chunked body read whole goes upstream with its length (and is written inline).
+    if (framing.kind == http::Framing::kContentLength) {
+      creq.content_length = framing.length;
+    } else if (body.complete()) {
+      creq.content_length = body.buffered();
+    }
   }
   creq.cancel = x.cancel.get();
-  if (!has_body) x.watch(req);
+  if (!has_body || body.complete()) x.watch(req);  // the client's request is read whole
   // Once the body has been forwarded whole it has been read to its end: from then on the
   // client's disconnect cancels the exchange (a slow backend, a shutdown). For a body written
   // in the background this runs on the writer goroutine, the only caller of watch() then.
@@ -221,15 +226,14 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
       return;  // nobody to answer
     }
     if (e.side == http::Side::kClient) {  // the client's own body broke (or was too large)
-      client_errors_.fetch_add(1, std::memory_order_relaxed);
-      if (e.status == 413) too_large_.fetch_add(1, std::memory_order_relaxed);
-      (void)w.reply(e.status != 0 ? e.status : 400, e.message() + "\n", kTextPlain);
+      reply_client_error(w, e);
       return;
     }
     registry_.record_failure(*b, runtime::Clock::now());
     avoid = b;
-    const bool body_untouched = !has_body || req.body().bytes_read() == 0;
-    if (dial_failed(e) && body_untouched && attempt + 1 < kMaxAttempts) {
+    // Nothing was sent: any method goes elsewhere, if its body can be sent again (all of a
+    // buffered one; a streamed one while none of it was read past the buffer).
+    if (dial_failed(e) && (!has_body || body.rewind()) && attempt + 1 < kMaxAttempts) {
       failovers_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
@@ -327,6 +331,7 @@ ProxyStats Proxy::stats() const {
   s.aborted = aborted_.load(std::memory_order_relaxed);
   s.too_large = too_large_.load(std::memory_order_relaxed);
   s.client_errors = client_errors_.load(std::memory_order_relaxed);
+  s.slow_bodies = slow_bodies_.load(std::memory_order_relaxed);
   return s;
 }
 

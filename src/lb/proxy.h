@@ -9,8 +9,10 @@
 #include "http/client.h"
 #include "http/server.h"
 #include "lb/admission.h"
+#include "lb/forwarding.h"
 #include "lb/picker.h"
 #include "lb/registry.h"
+#include "lb/request_body.h"
 
 namespace spindle::lb {
 
@@ -28,12 +30,13 @@ struct ProxyStats {
   // Exchanges the client broke (its body malformed, short, too large or too slow): the
   // client's failures, never counted against a backend.
   std::uint64_t client_errors = 0;
+  std::uint64_t slow_bodies = 0;  // 408: request body slower than --body-timeout/--body-min-rate
 };
 
 class Proxy {
  public:
-  // max_body: request body bytes allowed (413 beyond); 0 = unlimited.
-  Proxy(Registry& registry, Picker& picker, Admission& admission, std::uint64_t max_body = 0);
+  // body: how request bodies are read (request_body.h), with their size limit.
+  Proxy(Registry& registry, Picker& picker, Admission& admission, BodyOptions body = {});
 
   // The handler: runs on the client connection's goroutine, parks on upstream I/O.
   void serve(http::Request& req, http::ResponseWriter& w);
@@ -41,17 +44,20 @@ class Proxy {
 
  private:
   struct Exchange;
-  void forward(http::Request& req, http::ResponseWriter& w, const Snapshot& snap);
+  void forward(http::Request& req, http::ResponseWriter& w, const Snapshot& snap,
+               const UpstreamTarget& target, http::BodyFraming framing, RequestBody& body);
+  // The answer to a failure of the client's side (its body): counted, never the backend's.
+  void reply_client_error(http::ResponseWriter& w, const http::Error& e);
   void stream_response(http::Request& req, http::ResponseWriter& w, http::ClientResponse& resp,
                        Exchange& x);
 
   Registry& registry_;
   Picker& picker_;
   Admission& admission_;
-  const std::uint64_t max_body_;
+  const BodyOptions body_options_;
   std::atomic<std::uint64_t> requests_{0}, no_backend_{0}, overloaded_{0}, bad_gateway_{0},
       gateway_timeout_{0}, failovers_{0}, retries_{0}, canceled_{0}, aborted_{0}, too_large_{0},
-      client_errors_{0};
+      client_errors_{0}, slow_bodies_{0};
 };
 
 }  // namespace spindle::lb

@@ -30,10 +30,12 @@ struct Lb {
 
   explicit Lb(http::ClientOptions co = {}, std::int64_t limit = 0, runtime::Duration queue = 100ms,
               std::uint64_t max_body = 0)
+      : Lb(co, limit, queue, BodyOptions{.max_size = max_body}) {}
+  Lb(http::ClientOptions co, std::int64_t limit, runtime::Duration queue, BodyOptions body)
       : upstream(co),
         registry({}, [this](const std::string& a) -> http::HostPool& { return upstream.pool(a); }),
         admission(limit, queue),
-        proxy(registry, *picker, admission, max_body),
+        proxy(registry, *picker, admission, body),
         server([this](http::Request& req, http::ResponseWriter& w) { proxy.serve(req, w); }) {}
   void add(const std::string& address) {
     registry.add(*parse_backend_url("http://" + address), "", 1, true, Clock::now());
@@ -239,7 +241,7 @@ TEST_P(ProxyTest, BrokenRequestBodyMidResponseIsTheClientsFailure) {
         if (!w.write(*piece) || !w.flush()) return;
       }
     });
-    Lb lb;
+    Lb lb({}, 0, 100ms, BodyOptions{.buffer = 0});  // bodies stream from their first byte
     lb.add(echo.address());
     const std::pair<std::string_view, std::string_view> cases[] = {
         {"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "zz\r\n"},
@@ -268,6 +270,63 @@ TEST_P(ProxyTest, BrokenRequestBodyMidResponseIsTheClientsFailure) {
     }
     lb.server.stop();
     echo.stop();
+  });
+}
+
+// A small body is read whole before an in-flight slot is taken: a client sending it slowly
+// does not lock others out (a limit of one slot here), and nothing reaches the backend early.
+TEST_P(ProxyTest, ASlowSmallBodyHoldsNoSlot) {
+  run([] {
+    std::atomic<int> hits{0};
+    TestServer ok([&](http::Request& req, http::ResponseWriter& w) {
+      hits.fetch_add(1);
+      (void)req.body().discard(1 << 20);
+      (void)w.reply(200, "ok");
+    });
+    Lb lb({}, /*limit=*/1, /*queue=*/20ms);
+    lb.add(ok.address());
+    net::Conn slow = http::testing::dial(lb.server);
+    ASSERT_TRUE(slow.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc").ok());
+    auto deadline = Clock::now() + 5s;
+    while (lb.proxy.stats().requests == 0 && Clock::now() < deadline) runtime::sleep_for(1ms);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(get(lb.server.address()).status, 200);
+    EXPECT_EQ(hits.load(), 3);
+    ASSERT_TRUE(slow.write("defghij").ok());  // the rest: now it goes upstream
+    std::string r = http::testing::read_until_count(slow, "ok", 1);
+    EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
+    EXPECT_EQ(hits.load(), 4);
+    lb.server.stop();
+    ok.stop();
+  });
+}
+
+// A body that keeps trickling past the allowance (the timeout plus 1 s per min_rate bytes)
+// is refused with 408, charged to the client; a buffered one never reached the backend.
+TEST_P(ProxyTest, ABodySlowerThanItsAllowanceIs408) {
+  run([] {
+    std::atomic<int> hits{0};
+    TestServer ok([&](http::Request& req, http::ResponseWriter& w) {
+      hits.fetch_add(1);
+      (void)req.body().discard(1 << 20);
+      (void)w.reply(200, "ok");
+    });
+    Lb lb({}, 0, 100ms, BodyOptions{.timeout = 100ms, .min_rate = 0});
+    lb.add(ok.address());
+    net::Conn slow = http::testing::dial(lb.server);
+    ASSERT_TRUE(slow.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n").ok());
+    std::string answer;
+    for (int i = 0; i < 200 && answer.empty(); ++i) {  // one byte every 20 ms
+      if (!slow.write("x")) break;
+      runtime::sleep_for(20ms);
+      if (lb.proxy.stats().slow_bodies > 0) answer = http::testing::read_all(slow);
+    }
+    EXPECT_EQ(answer.rfind("HTTP/1.1 408 ", 0), 0u) << answer;
+    EXPECT_NE(answer.find("--body-timeout"), std::string::npos) << answer;
+    EXPECT_EQ(lb.proxy.stats().client_errors, 1u);
+    EXPECT_EQ(hits.load(), 0);
+    for (const BackendStatus& st : lb.registry.status(Clock::now())) EXPECT_EQ(st.failures, 0u);
+    lb.server.stop();
+    ok.stop();
   });
 }
 

@@ -210,6 +210,8 @@ class StartupSafety(LbTestCase):
                             (("--max-in-flight", "lots"), "--max-in-flight"),
                             (("--panic-share", "7"), "--panic-share"),
                             (("--eject-after", "0"), "--eject-after"),
+                            (("--body-timeout", "0"), "--body-timeout"),
+                            (("--max-connections", "0"), "--max-connections"),
                             (("--procs", "-3"), "--procs")):
             code, err = self.run_lb("--listen", "127.0.0.1:0", *flags)
             self.assertNotEqual(code, 0, f"{flags} accepted")
@@ -237,7 +239,8 @@ class StartupSafety(LbTestCase):
                      "--policy", "--backend", "--heartbeat-timeout", "--max-idle-per-backend",
                      "--max-conns-per-backend", "--connect-timeout", "--response-header-timeout",
                      "--idle-timeout", "--max-in-flight", "--procs", "--max-backends",
-                     "--admin-listen"):
+                     "--admin-listen", "--max-connections", "--request-buffer",
+                     "--body-timeout", "--body-min-rate"):
             self.assertIn(flag, out)
 
 
