@@ -81,7 +81,7 @@ Result<std::size_t> BodyReader::read(std::span<char> buf) {
   auto piece = next();
   if (!piece) return piece.error();
   std::size_t n = std::min(buf.size(), piece->size());
-  std::memcpy(buf.data(), piece->data(), n);
+  if (n > 0) std::memcpy(buf.data(), piece->data(), n);  // the end is an empty, null view
   leftover_ = piece->substr(n);  // still in the buffer: pending_ covers it
   return n;
 }
