@@ -279,29 +279,8 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
   const bool streamed = framing.kind != http::Framing::kContentLength;
   for (;;) {
     auto piece = resp.body().next();
-    if (!piece && !x.cancel->canceled() && w.retract()) {
-      // Nothing of the response went out yet (a broken first chunk line, say): answer it.
-      const bool timeout = piece.error().code == http::ErrorCode::kTimeout;
-      (timeout ? gateway_timeout_ : bad_gateway_).fetch_add(1, std::memory_order_relaxed);
-      registry_.record_failure(*x.backend, runtime::Clock::now());
-      (void)w.reply(timeout ? 504 : 502,
-                    "spindle-lb: backend " + x.backend->url.url +
-                        " sent an invalid response body: " + piece.error().message() + "\n",
-                    kTextPlain);
-      return;
-    }
     if (!piece) {
-      w.abort();
-      if (x.cancel->canceled()) {
-        canceled_.fetch_add(1, std::memory_order_relaxed);
-      } else if (resp.body_failure(piece.error()).side == http::Side::kClient) {
-        // The request body broke while the response streamed (an echoing backend): the
-        // client's failure, which ended the exchange.
-        client_errors_.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        aborted_.fetch_add(1, std::memory_order_relaxed);
-        registry_.record_failure(*x.backend, runtime::Clock::now());
-      }
+      end_failed_response(w, resp, x, piece.error());
       return;
     }
     if (piece->empty()) break;
@@ -315,6 +294,40 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
       x.cancel->cancel();
       return;
     }
+  }
+}
+
+void Proxy::end_failed_response(http::ResponseWriter& w, http::ClientResponse& resp, Exchange& x,
+                                const http::Error& read_error) {
+  if (x.cancel->canceled()) {  // the client left: nobody to answer, nobody at fault
+    w.abort();
+    canceled_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // What broke the read: the request body, broken on the client's side (its writer then
+  // stops the exchange), is the client's failure; anything else is the backend's.
+  const http::Error cause = resp.body_failure(read_error);
+  const bool client = cause.side == http::Side::kClient;
+  if (w.retract()) {  // nothing of the response went out yet: answer it
+    if (client) {
+      reply_client_error(w, cause);
+      return;
+    }
+    const bool timeout = cause.code == http::ErrorCode::kTimeout;
+    (timeout ? gateway_timeout_ : bad_gateway_).fetch_add(1, std::memory_order_relaxed);
+    registry_.record_failure(*x.backend, runtime::Clock::now());
+    (void)w.reply(timeout ? 504 : 502,
+                  "spindle-lb: backend " + x.backend->url.url +
+                      " sent an invalid response body: " + cause.message() + "\n",
+                  kTextPlain);
+    return;
+  }
+  w.abort();
+  if (client) {
+    client_errors_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    aborted_.fetch_add(1, std::memory_order_relaxed);
+    registry_.record_failure(*x.backend, runtime::Clock::now());
   }
 }
 

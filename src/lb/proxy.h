@@ -46,6 +46,10 @@ class Proxy {
   struct Exchange;
   void forward(http::Request& req, http::ResponseWriter& w, const Snapshot& snap,
                const UpstreamTarget& target, http::BodyFraming framing, RequestBody& body);
+  // A response body read that failed: answered (502/504, or the client's 4xx) if nothing went
+  // out yet, else the response is cut short; charged to the side that caused it.
+  void end_failed_response(http::ResponseWriter& w, http::ClientResponse& resp, Exchange& x,
+                           const http::Error& read_error);
   // The answer to a failure of the client's side (its body): counted, never the backend's.
   void reply_client_error(http::ResponseWriter& w, const http::Error& e);
   void stream_response(http::Request& req, http::ResponseWriter& w, http::ClientResponse& resp,

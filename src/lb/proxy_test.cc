@@ -273,6 +273,35 @@ TEST_P(ProxyTest, BrokenRequestBodyMidResponseIsTheClientsFailure) {
   });
 }
 
+// The same before any byte of the response went out (the backend sent its head, which the
+// proxy holds until the body's first bytes): answered as the client's failure (400), never
+// a 502 charged to the backend.
+TEST_P(ProxyTest, BrokenRequestBodyBeforeAnyResponseByteIsTheClientsFailure) {
+  run([] {
+    TestServer sink([](http::Request& req, http::ResponseWriter& w) {
+      if (!w.write_header(200) || !w.flush()) return;  // the head goes out at once
+      (void)req.body().discard(1 << 20);
+    });
+    Lb lb;
+    lb.add(sink.address());
+    net::Conn c = http::testing::dial(lb.server);
+    ASSERT_TRUE(c.write("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "5\r\nhello\r\n")
+                    .ok());
+    const Backend& b = *lb.registry.snapshot()->backends[0];
+    auto deadline = Clock::now() + 5s;
+    while (b.requests.load() == 0 && Clock::now() < deadline) runtime::sleep_for(1ms);
+    ASSERT_EQ(b.requests.load(), 1u);  // the response head has arrived
+    ASSERT_TRUE(c.write("zz\r\n").ok());
+    std::string r = http::testing::read_all(c);
+    EXPECT_EQ(r.rfind("HTTP/1.1 400 ", 0), 0u) << r;
+    EXPECT_EQ(b.failures.load(), 0u);
+    EXPECT_EQ(lb.proxy.stats().client_errors, 1u);
+    lb.server.stop();
+    sink.stop();
+  });
+}
+
 // A small body is read whole before an in-flight slot is taken: a client sending it slowly
 // does not lock others out (a limit of one slot here), and nothing reaches the backend early.
 TEST_P(ProxyTest, ASlowSmallBodyHoldsNoSlot) {
