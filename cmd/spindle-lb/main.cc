@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   add_duration(app, "--connect-timeout", &c.connect_timeout,
                "connecting to a backend; then another backend is tried");
   add_duration(app, "--response-header-timeout", &c.response_header_timeout,
-               "from the request sent to the response head; then 504");
+               "from the request's last byte sent to the response head; then 504");
   add_duration(app, "--idle-timeout", &c.idle_timeout,
                "idle pooled upstream connections older than this are not reused (keep it "
                "below the backends' own); also the client keep-alive timeout (min 5s)");

@@ -100,10 +100,13 @@ constexpr std::uint64_t kDuplexThreshold = 64 * 1024;
 void start_body_writer(PooledConn& c, const ClientRequest& req, net::Duration write_timeout) {
   c.body_writing = true;
   c.body_write_ok.store(false, std::memory_order_relaxed);
+  c.body_written_ns.store(0, std::memory_order_relaxed);
   c.body_writer.add(1);
   runtime::go([&c, body = req.body, length = req.content_length, write_timeout,
                after = req.after_body, ctx = req.after_body_ctx] {
     Result<void> r = write_head_and_body(c, body, length, write_timeout);
+    // Ends (ok or not) the wait the response-header timeout does not count (read_response_head).
+    c.body_written_ns.store(Clock::now().time_since_epoch().count(), std::memory_order_release);
     if (r && after != nullptr) after(ctx);  // before done(): the caller joins us first
     if (!r) c.body_error = r.error();
     c.body_write_ok.store(r.ok(), std::memory_order_release);
@@ -128,11 +131,25 @@ void join_body_writer(PooledConn& c, bool force) {
 
 namespace {
 
+// The response-header timeout runs from the end of the request: while a body writer is still
+// sending the body (the client is slow to send it, and the backend waits for it), it does not
+// count. A timeout then is re-armed from the writer's end, or for another period while it
+// writes (bodies are bounded in time by whoever feeds the writer: lb/request_body.h).
+// Returns whether the read may go on.
+bool extend_header_deadline(PooledConn& c, const ClientOptions& o) {
+  if (!c.body_writing) return false;
+  const std::int64_t written = c.body_written_ns.load(std::memory_order_acquire);
+  const TimePoint from = written == 0 ? Clock::now() : TimePoint(Clock::duration(written));
+  const TimePoint until = from + o.response_header_timeout;
+  if (until <= Clock::now()) return false;
+  (void)c.conn.set_read_deadline(until);
+  return true;
+}
+
 // Reads heads until a final (non-1xx) one; false with the error otherwise.
 Result<void> read_response_head(PooledConn& c, const ClientOptions& o, bool* got_bytes) {
-  if (o.response_header_timeout != net::kNoTimeout) {
-    (void)c.conn.set_read_deadline(Clock::now() + o.response_header_timeout);
-  }
+  const bool timed = o.response_header_timeout != net::kNoTimeout;
+  if (timed) (void)c.conn.set_read_deadline(Clock::now() + o.response_header_timeout);
   for (;;) {
     ParseResult r = c.parser.parse(c.in.data());
     if (r.status == ParseStatus::kError) return Error::from_parse(c.parser.error());
@@ -148,6 +165,7 @@ Result<void> read_response_head(PooledConn& c, const ClientOptions& o, bool* got
     }
     const Limits& lim = o.limits;
     auto n = c.in.fill(c.conn, 4096, lim.max_start_line + lim.max_header_section + 4096);
+    if (!n && timed && n.error().timeout() && extend_header_deadline(c, o)) continue;
     if (!n) return Error::from_net(n.error(), Side::kUpstream);
     if (*n == 0) {
       return Error{ErrorCode::kNetwork, Side::kUpstream, false, 502,

@@ -60,6 +60,9 @@ struct PooledConn {
   runtime::WaitGroup body_writer;
   bool body_writing = false;
   std::atomic<bool> body_write_ok{true};
+  // When the writer finished writing the body (steady-clock ns; 0: still writing): the
+  // response-header timeout counts from then (client.cc, read_response_head).
+  std::atomic<std::int64_t> body_written_ns{0};
   Error body_error;  // the body writer's failure; read only after body_writer.wait()
   explicit PooledConn(const Limits& limits) : parser(limits) {}
 };

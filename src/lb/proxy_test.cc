@@ -431,6 +431,38 @@ TEST_P(ProxyTest, ResponseHeaderTimeoutIs504) {
   });
 }
 
+// The response-header timeout runs from the end of the request: a backend that waits for the
+// rest of a body the client streams slowly (longer than the timeout) is not timed out.
+TEST_P(ProxyTest, ResponseHeaderTimeoutCountsFromTheEndOfAStreamedBody) {
+  run([] {
+    TestServer sink([](http::Request& req, http::ResponseWriter& w) {
+      std::size_t n = 0;
+      for (;;) {
+        auto piece = req.body().next();
+        if (!piece || piece->empty()) break;
+        n += piece->size();
+      }
+      (void)w.reply(200, std::to_string(n));
+    });
+    http::ClientOptions o;
+    o.response_header_timeout = 100ms;
+    Lb lb(o, 0, 100ms, BodyOptions{.buffer = 0});
+    lb.add(sink.address());
+    net::Conn c = http::testing::dial(lb.server);
+    ASSERT_TRUE(c.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 81920\r\n\r\n").ok());
+    for (int i = 0; i < 8; ++i) {  // 8 x 10 KiB over ~400 ms, four times the timeout
+      ASSERT_TRUE(c.write(std::string(10240, 'q')).ok());
+      runtime::sleep_for(50ms);
+    }
+    std::string r = http::testing::read_until_count(c, "81920", 1);
+    EXPECT_EQ(r.rfind("HTTP/1.1 200 ", 0), 0u) << r;
+    EXPECT_EQ(lb.proxy.stats().gateway_timeout, 0u);
+    EXPECT_EQ(lb.registry.snapshot()->backends[0]->failures.load(), 0u);
+    lb.server.stop();
+    sink.stop();
+  });
+}
+
 TEST_P(ProxyTest, OverloadIs503WithRetryAfter) {
   run([] {
     TestServer slow([](http::Request&, http::ResponseWriter& w) {
