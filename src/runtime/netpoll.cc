@@ -33,6 +33,17 @@
 // in between turned "wait" into "ready", so the swap fails and the goroutine doesn't park.
 // Readiness, deadlines and close all go through unblock(), which returns the goroutine to ready.
 //
+// Close and deadlines vs a waiter (a store then a load on each side). The waiter stores
+// "wait" in the mode word, then loads closing and expired; poll_evict stores closing (a
+// deadline firing, expired), then loads the mode word in unblock(). With only release/acquire
+// the CPU may satisfy each load before its own store is visible (x86's store buffer does), so
+// both sides miss each other and the reader parks forever on a closed fd. Every one of these
+// four operations is seq_cst: they are then in one total order, and whichever store comes
+// first in it is seen by the other side's load. Pairs: poll_wait's CAS to "wait" with
+// poll_evict's load in unblock(); poll_evict's (deadline_fired's, poll_set_deadline's) store of
+// closing (expired) with poll_wait's loads after the CAS. A close that finds "wait" turns it
+// back to nil, so commit_wait fails and the waiter runs again and sees closing.
+//
 // Deadlines (Go's pollDesc timers, made lazy). A deadline is a time and a timer armed at or
 // before it. Moving it later — what a server does on every request (idle, header and write
 // timeouts) — only stores the new time: the timer fires early, finds the deadline still ahead
@@ -67,6 +78,7 @@
 
 #include "base/check.h"
 #include "runtime/netpoll_internal.h"
+#include "runtime/race_hook.h"
 #include "runtime/scheduler.h"
 #include "runtime/scheduler_internal.h"
 
@@ -83,7 +95,8 @@ constexpr uint64_t kWakeData = ~uint64_t{0};
 // parked there, if any, for the caller to ready (Go's netpollunblock).
 Goroutine* unblock(std::atomic<uintptr_t>& gpp, bool ioready) {
   for (;;) {
-    uintptr_t old = gpp.load(std::memory_order_acquire);
+    // seq_cst: after a close's or a deadline's seq_cst store, see a waiter's "wait" (top).
+    uintptr_t old = gpp.load(std::memory_order_seq_cst);
     if (old == kPdReady) return nullptr;
     if (old == kPdNil && !ioready) return nullptr;
     uintptr_t next = ioready ? kPdReady : kPdNil;
@@ -367,12 +380,16 @@ Goroutine* Netpoll::hook_goroutine(PollHook* hook) {
 }
 
 void poll_evict(PollDesc* pd) {
-  pd->closing.store(true, std::memory_order_release);
+  race_point(RacePoint::kPollEvict, pd);
+  // seq_cst, as the loads after it: pairs with poll_wait's CAS to "wait" and its loads of
+  // closing, and with poll_arm_read_hook's publication of a hook ("Close and deadlines vs a
+  // waiter" at the top).
+  pd->closing.store(true, std::memory_order_seq_cst);
   ready_if(unblock(pd->rg, false));
   ready_if(unblock(pd->wg, false));
   // An armed read hook starts too: closing is news for whoever watches the fd (the HTTP
   // server's disconnect watcher cancels the upstream request of a force-closed connection).
-  if (pd->read_hook.load(std::memory_order_relaxed) != nullptr) {
+  if (pd->read_hook.load(std::memory_order_seq_cst) != nullptr) {
     if (PollHook* h = pd->read_hook.exchange(nullptr, std::memory_order_acq_rel)) {
       ready(netpoll().hook_goroutine(h));
     }
@@ -410,9 +427,12 @@ PollStatus poll_wait(PollDesc* pd, PollMode mode) {
       continue;
     }
     SPINDLE_CHECK(old == kPdNil, "two goroutines wait on one fd in the same direction");
-    if (!gpp.compare_exchange_strong(old, kPdWait)) continue;
-    // A close or deadline that happened before the CAS found nobody to wake: look again.
-    if (pd->closing.load() || expired.load()) {
+    race_point(RacePoint::kPollWaitAnnounce, pd);
+    if (!gpp.compare_exchange_strong(old, kPdWait, std::memory_order_seq_cst)) continue;
+    // A close or deadline that happened before the CAS found nobody to wake: look again. The
+    // CAS and these loads are seq_cst, pairing with the closer's store and its load in
+    // unblock() ("Close and deadlines vs a waiter" at the top).
+    if (pd->closing.load(std::memory_order_seq_cst) || expired.load(std::memory_order_seq_cst)) {
       uintptr_t w = kPdWait;
       gpp.compare_exchange_strong(w, kPdNil);
       continue;

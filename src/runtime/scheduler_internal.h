@@ -15,6 +15,7 @@
 #include "runtime/machine.h"
 #include "runtime/netpoll_internal.h"
 #include "runtime/processor.h"
+#include "runtime/race_hook.h"
 #include "runtime/runtime.h"
 
 namespace spindle::runtime {
