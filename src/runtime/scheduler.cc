@@ -709,8 +709,9 @@ Goroutine* Scheduler::drop_p_and_recheck(Machine* m) {
       return nullptr;
     }
   }
-  if ((netpoll_->waiters() > 0 || any_timers()) && !poller_blocked_.exchange(true)) {
-    return block_in_poller(m);
+  if (netpoll_->waiters() > 0 || any_timers()) {
+    race_point(RacePoint::kPollerBlock);
+    if (!poller_blocked_.exchange(true)) return block_in_poller(m);
   }
   stop_m(m);
   return nullptr;

@@ -13,6 +13,12 @@ namespace spindle::runtime {
 // nearest timer is due, or wake() (Go's findRunnable, "poll network until next timer").
 Goroutine* Scheduler::block_in_poller(Machine* m) {
   poll_until_.store(0);
+  // Pairs with the fence in add_timer: poller_blocked_ (set by our caller) and poll_until_ = 0
+  // are stored before the fence, the heaps' next deadlines loaded after it. Whichever fence
+  // comes first, the other side sees its stores: we see the new timer, or its adder sees us
+  // blocked with an unknown or later wake-up time and wakes us ("A new timer vs the blocked
+  // poller" in docs/runtime.md).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   int64_t until = nearest_timer();
   int64_t now = now_ns();
   poll_until_.store(until);
@@ -105,14 +111,23 @@ bool Scheduler::any_timers() const {
 }
 
 void Scheduler::add_timer(RuntimeTimer* t) {
+  race_point(RacePoint::kTimerAdd, t);
+  // Read before the timer is published: from then on a firing on another P may re-arm it (a
+  // periodic timer's `when` moves under its heap's lock).
+  const int64_t when = t->when;
   {
     PUse use(this_m());
     (use.p() != nullptr ? use.p() : allp_[0].get())->timers.add(t);
   }
-  // A poller sleeping past this timer must wake up and sleep again for less.
+  // A poller sleeping past this timer must wake up and sleep again for less. The heap's next
+  // deadline is stored before the fence, poller_blocked_ and poll_until_ loaded after it;
+  // pairs with the fence in block_in_poller. Without both, each side's load could be served
+  // before its own store is visible (a store buffer), and the poller would sleep on a stale
+  // timeout, possibly forever, while this timer waits.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (poller_blocked_.load()) {
     int64_t until = poll_until_.load();
-    if (until == 0 || t->when < until) netpoll_->wake();
+    if (until == 0 || when < until) netpoll_->wake();
   }
 }
 
