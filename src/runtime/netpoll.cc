@@ -406,6 +406,7 @@ void poll_close(PollDesc* pd) {
   }
   timer_stop(&pd->rt);
   timer_stop(&pd->wt);
+  race_point(RacePoint::kPollRecycle, pd);
   netpoll().close(pd);
 }
 

@@ -16,10 +16,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "base/spin_lock.h"
 #include "runtime/netpoll.h"
+#include "runtime/netpoll_internal.h"
 #include "runtime/race_hook.h"
 #include "runtime/runtime.h"
 #include "runtime/scheduler.h"
@@ -287,6 +290,129 @@ TEST(RaceStress, NewTimerWakesTheBlockedPoller) {
               static_cast<unsigned long long>(sleeps.load()), static_cast<unsigned long long>(met),
               static_cast<long long>(worst_us));
   EXPECT_EQ(late, 0) << "a sleeper overslept by more than 1 s: the blocked poller missed its timer";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overlapping firings of one timer (timer.cc, RuntimeTimer::running): a periodic timer is back
+// in its heap before its firing's fn returns, and a deadline firing re-arms its timer from
+// inside fn, so another P can start a second firing while the first still runs. timer_stop
+// must wait for every firing in progress; otherwise ~Ticker frees the channel a firing is
+// sending on, and poll_close recycles a PollDesc whose deadline firing still runs.
+//
+// The hook keeps a ledger of firings in progress (from kTimerFire to kTimerFired), delays some
+// of them to make overlaps common, and counts a violation when timer_stop returns, or a
+// PollDesc is recycled, while the ledger shows a firing of that timer still in progress.
+
+class FiringLedger {
+ public:
+  void fire(const void* t) {
+    std::lock_guard<std::mutex> l(mu_);
+    ++in_flight_[t];
+  }
+  void fired(const void* t) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (--in_flight_[t] == 0) in_flight_.erase(t);
+  }
+  bool in_flight(const void* t) {
+    std::lock_guard<std::mutex> l(mu_);
+    return in_flight_.count(t) > 0;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<const void*, int> in_flight_;
+};
+
+FiringLedger g_ledger;
+std::atomic<int> g_violations{0};
+std::atomic<uint64_t> g_overlaps{0};
+
+void maybe_delay() {
+  if (thread_rand() % 2 == 0) spin_ns(thread_rand() % 100'000);
+}
+
+void firing_hook(RacePoint point, const void* obj) {
+  switch (point) {
+    case RacePoint::kTimerFire:
+      if (g_ledger.in_flight(obj)) g_overlaps.fetch_add(1);
+      g_ledger.fire(obj);
+      maybe_delay();
+      break;
+    case RacePoint::kTimerFired:
+      maybe_delay();
+      g_ledger.fired(obj);
+      break;
+    case RacePoint::kTimerStopped:
+      if (g_ledger.in_flight(obj)) g_violations.fetch_add(1);
+      break;
+    case RacePoint::kPollRecycle: {
+      const auto* pd = static_cast<const PollDesc*>(obj);
+      if (g_ledger.in_flight(&pd->rt) || g_ledger.in_flight(&pd->wt)) g_violations.fetch_add(1);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// Runs `round` in a loop on 8 goroutines over 8 Ps with firing_hook installed, for kRaceTime
+// or until a violation; returns the rounds run.
+uint64_t run_firing_rounds(const std::function<void()>& round) {
+  HookGuard hook(&firing_hook);
+  g_violations.store(0);
+  g_overlaps.store(0);
+  std::atomic<uint64_t> rounds{0};
+  Runtime rt(Options{.procs = 8});
+  rt.run([&] {
+    const auto end = SteadyClock::now() + kRaceTime;
+    WaitGroup join;
+    for (int i = 0; i < 8; ++i) {
+      join.add(1);
+      go([&] {
+        while (SteadyClock::now() < end && g_violations.load() == 0) {
+          round();
+          rounds.fetch_add(1);
+        }
+        join.done();
+      });
+    }
+    join.wait();
+  });
+  return rounds.load();
+}
+
+// Sub-millisecond tickers created and destroyed in a loop on 8 Ps. Under ASan a firing that
+// outlives ~Ticker is a heap-use-after-free; in every build the ledger sees it.
+TEST(RaceStress, TickerStopWaitsForEveryFiring) {
+  uint64_t tickers = run_firing_rounds([] {
+    Ticker tick(std::chrono::microseconds(10 + thread_rand() % 90));
+    for (uint32_t n = thread_rand() % 3; n > 0; --n) (void)tick.c().recv();
+  });
+  std::printf("%llu tickers, %llu overlapping firings\n", static_cast<unsigned long long>(tickers),
+              static_cast<unsigned long long>(g_overlaps.load()));
+  EXPECT_EQ(g_violations.load(), 0) << "timer_stop returned while a firing was still running";
+}
+
+// Read deadlines moved later and later (each firing finds the deadline ahead and re-arms from
+// inside its fn), then poll_close, on 8 Ps.
+TEST(RaceStress, PollCloseWaitsForDeadlineFirings) {
+  uint64_t closes = run_firing_rounds([] {
+    int fds[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    int err = 0;
+    PollDesc* pd = poll_open(fds[0], &err);
+    ASSERT_NE(pd, nullptr) << err;
+    for (uint32_t n = 1 + thread_rand() % 8; n > 0; --n) {
+      poll_set_deadline(pd, PollMode::kRead, Clock::now() + std::chrono::microseconds(20));
+      sleep_for(std::chrono::microseconds(1 + thread_rand() % 20));
+    }
+    poll_close(pd);
+    close(fds[0]);
+    close(fds[1]);
+  });
+  std::printf("%llu closes, %llu overlapping firings\n", static_cast<unsigned long long>(closes),
+              static_cast<unsigned long long>(g_overlaps.load()));
+  EXPECT_EQ(g_violations.load(), 0) << "a PollDesc was recycled while its deadline firing ran";
 }
 
 }  // namespace

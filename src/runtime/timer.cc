@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "base/check.h"
+#include "runtime/race_hook.h"
 #include "runtime/scheduler_internal.h"
 
 namespace spindle::runtime {
@@ -92,7 +93,9 @@ int TimerHeap::run_expired(int64_t now) {
       base::SpinLockGuard l(mu_);
       if (heap_.empty() || heap_[0]->when > now) return ran;
       t = heap_[0];
-      if (t->track_running) t->running.store(true, std::memory_order_relaxed);
+      // Under the lock: a timer_stop that finds t out of the heap (or takes it out after us)
+      // sees this count.
+      if (t->track_running) t->running.fetch_add(1, std::memory_order_relaxed);
       remove_locked(t);
       if (t->period > 0) {
         // Re-arm from the scheduled time, skipping missed periods like Go's Ticker.
@@ -100,11 +103,14 @@ int TimerHeap::run_expired(int64_t now) {
         push_locked(t);
       }
     }
+    race_point(RacePoint::kTimerFire, t);
     if (t->track_running) {
       t->fn(t->arg, t->seq);
-      t->running.store(false, std::memory_order_release);
+      race_point(RacePoint::kTimerFired, t);
+      t->running.fetch_sub(1, std::memory_order_release);  // the last touch of t
     } else {
       t->fn(t->arg, t->seq);  // t may be gone once fn returns
+      race_point(RacePoint::kTimerFired, t);
     }
     ++ran;
   }
@@ -127,18 +133,14 @@ bool timer_remove(RuntimeTimer* t) {
 }
 
 bool timer_stop(RuntimeTimer* t) {
-  bool was_armed = false;
-  for (;;) {
-    TimerHeap* h = t->heap.load(std::memory_order_acquire);
-    if (h == nullptr) break;
-    base::SpinLockGuard l(h->mu_);
-    if (t->heap.load(std::memory_order_relaxed) != h) continue;  // moved meanwhile
-    h->remove_locked(t);
-    was_armed = true;
-    break;
-  }
-  // A firing in progress may still be using t: wait it out (it is short, see RuntimeTimer::fn).
-  while (t->running.load(std::memory_order_acquire)) sched_yield();
+  bool was_armed = timer_remove(t);
+  // Firings in progress may still be using t: wait them out (they are short, see
+  // RuntimeTimer::fn). Each raised the count under the heap lock before taking t out, so either
+  // timer_remove found t in a heap (after those firings, under the same lock) or its acquire
+  // load of t->heap saw a firing's removal, and with it that firing's count.
+  while (t->running.load(std::memory_order_acquire) > 0) sched_yield();
+  SPINDLE_DCHECK(t->heap.load() == nullptr, "a firing re-armed a timer being stopped");
+  race_point(RacePoint::kTimerStopped, t);
   return was_armed;
 }
 

@@ -35,7 +35,11 @@ struct RuntimeTimer {
   // Heap bookkeeping, under the owning heap's lock.
   std::atomic<TimerHeap*> heap{nullptr};
   int32_t index = -1;
-  std::atomic<bool> running{false};  // fn is executing right now
+  // Firings in progress (fn executing). A count, not a flag: firings of one timer can overlap
+  // (a periodic timer is back in its heap before fn returns, a netpoll deadline re-arms from
+  // inside fn), and another P may start the next while this one runs. Incremented under the
+  // heap lock as the firing takes the timer out; timer_stop waits for zero.
+  std::atomic<int32_t> running{0};
   // False for timers whose fn hands the timer's memory back to its owner (sleep: the woken
   // goroutine returns and its stack frame, holding the timer, is gone): run_expired then
   // doesn't touch the timer after fn, and timer_stop must not be used on it.
@@ -73,8 +77,9 @@ class TimerHeap {
 // Arms t (t->when, t->fn, t->arg set) on the calling M's processor heap (or the first P's when
 // the caller holds none). O(log n). The timer must not be armed already.
 void timer_start(RuntimeTimer* t);
-// Disarms t; true if it was armed (so its fn will not run for this arming). If fn is running
-// right now, waits for it to finish, so the caller may free t afterwards. O(log n).
+// Disarms t; true if it was armed (so its fn will not run for this arming). If firings of t
+// are running right now, waits for all of them to finish, so the caller may free t afterwards.
+// No firing may re-arm t from now on (netpoll deadlines are set to never first). O(log n).
 bool timer_stop(RuntimeTimer* t);
 // Removes t from its heap if it is in one (true); never waits for a firing in progress, so a
 // caller may hold a lock that t's fn takes. Under the caller's own serialization of t.
