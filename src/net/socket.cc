@@ -25,8 +25,10 @@
 //   3. close() sets the closed bit (a second close fails with kClosed), calls poll_evict so
 //      parked and future waits return kClosed, and drops the owner's reference.
 //   4. Whoever drops the last reference (the closer, or the last operation to return) calls
-//      poll_close and close(2). Hence close() does not wait: the fd is released as soon as the
-//      woken operations have unwound, which for a parked reader is its next time on a CPU.
+//      poll_close and close(2). Read hook calls and deadline changes hold a reference as well:
+//      poll_close recycles the PollDesc for the next socket. Hence close() does not wait: the fd is
+//      released as soon as the woken operations have unwound, which for a parked reader is its next
+//      time on a CPU.
 //
 // Deadlines are absolute TimePoints stored here (for dial and the EMFILE back-off) and handed
 // to the poller (poll_set_deadline), which wakes a parked operation when they pass or change,
@@ -125,6 +127,27 @@ Result<void> Socket::close(const char* op) {
   runtime::poll_evict(pd_);
   release(0);
   return {};
+}
+
+// The three below touch the PollDesc under an operation reference, like every operation: a
+// close from another goroutine (a server's shutdown) could otherwise run to its end meanwhile,
+// and poll_close recycle the PollDesc for another socket, which would then get this hook (or
+// lose its own to our disarm).
+bool Socket::maybe_readable() {
+  if (!drained_) return true;
+  OpRef ref(this, 0);
+  return !ref || runtime::poll_ready_pending(pd_, PollMode::kRead);
+}
+
+bool Socket::arm_read_hook(runtime::PollHook* hook) {
+  OpRef ref(this, 0);
+  return ref && runtime::poll_arm_read_hook(pd_, hook);
+}
+
+// Closed: close() has started an armed hook (poll_evict), or is about to, so fn has been taken.
+bool Socket::disarm_read_hook() {
+  OpRef ref(this, 0);
+  return ref && runtime::poll_disarm_read_hook(pd_);
 }
 
 bool Socket::deadline_passed(PollMode mode) const {

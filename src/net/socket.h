@@ -52,15 +52,15 @@ class Socket {
   // False only when the last read drained the socket and the poller reported nothing since:
   // a read would fail with EAGAIN and a peek would see nothing (no system call). Call it only
   // while no read is in progress.
-  bool maybe_readable() const {
-    return !drained_ || runtime::poll_ready_pending(pd_, runtime::PollMode::kRead);
-  }
-  // The poller starts hook->fn when the socket turns readable (runtime::poll_arm_read_hook):
-  // false if it is readable already (nothing armed; start it yourself). No read may be in
-  // progress until disarm_read_hook() or fn's goroutine reads.
-  bool arm_read_hook(runtime::PollHook* hook) { return runtime::poll_arm_read_hook(pd_, hook); }
-  // True if the hook had not fired; false if fn was taken (its goroutine starts or runs).
-  bool disarm_read_hook() { return runtime::poll_disarm_read_hook(pd_); }
+  // True once closed (a read reports it at once).
+  bool maybe_readable();
+  // The poller starts hook->fn when the socket turns readable (runtime::poll_arm_read_hook), or
+  // when it is closed: false if it is readable or closed already (nothing armed; start it
+  // yourself). No read may be in progress until disarm_read_hook() or fn's goroutine reads.
+  bool arm_read_hook(runtime::PollHook* hook);
+  // True if the hook had not fired; false if fn was taken (its goroutine starts or runs), which
+  // a close does to an armed hook.
+  bool disarm_read_hook();
 
   // Absolute deadlines (TimePoint::max(): none). Operations parked now see the change.
   Result<void> set_read_deadline(TimePoint t);

@@ -470,6 +470,7 @@ bool poll_deadline_expired(const PollDesc* pd, PollMode mode) {
 }
 
 bool poll_arm_read_hook(PollDesc* pd, PollHook* hook) {
+  race_point(RacePoint::kReadHookArm, pd);
   Netpoll& np = netpoll();
   np.waiters_.fetch_add(1, std::memory_order_acq_rel);
   PollHook* none = nullptr;
@@ -484,6 +485,7 @@ bool poll_arm_read_hook(PollDesc* pd, PollHook* hook) {
 }
 
 bool poll_disarm_read_hook(PollDesc* pd) {
+  race_point(RacePoint::kReadHookDisarm, pd);
   if (pd->read_hook.exchange(nullptr, std::memory_order_acq_rel) == nullptr) return false;
   netpoll().waiters_.fetch_sub(1, std::memory_order_acq_rel);
   return true;
