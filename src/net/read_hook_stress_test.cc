@@ -17,6 +17,7 @@
 #include "runtime/race_hook.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/wait_group.h"
+#include "runtime/testing.h"
 #include "runtime/time.h"
 
 namespace spindle::net {
@@ -24,20 +25,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
-
-uint32_t thread_rand() {
-  thread_local uint64_t s = reinterpret_cast<uintptr_t>(&s) * 0x9E3779B97F4A7C15ull;
-  s ^= s << 13;
-  s ^= s >> 7;
-  s ^= s << 17;
-  return static_cast<uint32_t>(s >> 32);
-}
-
-void spin_ns(int64_t ns) {
-  const auto until = SteadyClock::now() + std::chrono::nanoseconds(ns);
-  while (SteadyClock::now() < until) {
-  }
-}
+using runtime::testing::spin_ns;
+using runtime::testing::thread_rand;
 
 std::atomic<int> g_recycled_uses{0};
 

@@ -27,6 +27,7 @@
 #include "runtime/runtime.h"
 #include "runtime/scheduler.h"
 #include "runtime/sync/wait_group.h"
+#include "runtime/testing.h"
 #include "runtime/time.h"
 
 namespace spindle::runtime {
@@ -34,6 +35,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
+using testing::spin_ns;
+using testing::thread_rand;
 
 // How long each race runs: long enough to fail in almost every run before the fix where the
 // hardware shows the race (the close race: 9 runs in 10 lost a wake-up within 1.5 s, most within
@@ -41,19 +44,6 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kRaceTime = 2s;
 // A wake-up that has not come after this long is lost (every sleep here is microseconds).
 constexpr auto kLostAfter = 1s;
-
-uint32_t thread_rand() {
-  thread_local uint64_t s = reinterpret_cast<uintptr_t>(&s) * 0x9E3779B97F4A7C15ull;
-  s ^= s << 13;
-  s ^= s >> 7;
-  s ^= s << 17;
-  return static_cast<uint32_t>(s >> 32);
-}
-
-void spin_ns(int64_t ns) {
-  const auto until = SteadyClock::now() + std::chrono::nanoseconds(ns);
-  while (SteadyClock::now() < until) base::cpu_relax();
-}
 
 // Lines up two racing sides, 0 and 1, once per round (reset() starts one): each arrives,
 // waits (at most `patience`) for the other, then leaves after a random jitter of a few pause

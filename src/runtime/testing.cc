@@ -30,4 +30,18 @@ int parkable_goroutines() {
   return n;
 }
 
+uint32_t thread_rand() {
+  thread_local uint64_t s = reinterpret_cast<uintptr_t>(&s) * 0x9E3779B97F4A7C15ull;
+  s ^= s << 13;
+  s ^= s >> 7;
+  s ^= s << 17;
+  return static_cast<uint32_t>(s >> 32);
+}
+
+void spin_ns(int64_t ns) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+  while (std::chrono::steady_clock::now() < until) {
+  }
+}
+
 }  // namespace spindle::runtime::testing

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "base/task.h"
 
 namespace spindle::runtime::testing {
@@ -24,6 +26,12 @@ class RuntimeTest : public ::testing::TestWithParam<int> {
 // How many goroutines a test may park at once given vm.max_map_count (each parked goroutine's
 // guarded stack is two mappings; scripts/test raises the limit to 262144 when it can).
 int parkable_goroutines();
+
+// Stress test helpers, callable from any thread (race hooks run on scheduler threads too):
+// per-thread xorshift random numbers, and a busy wait of `ns` nanoseconds that widens a race
+// window without parking or sleeping the thread.
+uint32_t thread_rand();
+void spin_ns(int64_t ns);
 
 }  // namespace spindle::runtime::testing
 
