@@ -274,9 +274,13 @@ bool Scheduler::take_idle_p(Machine* m) {
 }
 
 // sysmon sleeps until woken once the runtime has been idle for a while: a P going busy wakes
-// it (rare: only the first transition after such a sleep pays the futex wake).
+// it (rare: only the first transition after such a sleep pays the futex wake). Every taker of
+// an idle P calls this after idle_p_get (take_idle_p, start_m, drop_p_and_recheck). A store
+// then a load on each side: the taker decrements idle_p_count_ (seq_cst) then loads
+// sysmon_sleeping_ (seq_cst); sysmon stores sysmon_sleeping_ then loads idle_p_count_ (both
+// seq_cst), so either sysmon sees the busy P and does not sleep, or we see it asleep.
 void Scheduler::wake_sysmon() {
-  if (sysmon_sleeping_.load(std::memory_order_relaxed) && sysmon_sleeping_.exchange(false)) {
+  if (sysmon_sleeping_.load(std::memory_order_seq_cst) && sysmon_sleeping_.exchange(false)) {
     sysmon_note_.wakeup();
   }
 }
@@ -684,6 +688,7 @@ Goroutine* Scheduler::drop_p_and_recheck(Machine* m) {
     idle_p_put(p);
   }
   if (m->spinning) {
+    race_point(RacePoint::kDropPRecheck);
     // Delicate dance (see "Worker thread parking/unparking", step 3): stop spinning first, then
     // look at every source of work again.
     m->spinning = false;
@@ -694,6 +699,7 @@ Goroutine* Scheduler::drop_p_and_recheck(Machine* m) {
         Goroutine* g = global_get(p2, 0);
         l.unlock();
         acquire_p(m, p2);
+        wake_sysmon();  // a P going busy, as in take_idle_p: sysmon may have just gone to sleep
         m->spinning = true;
         spinning_m_count_.fetch_add(1);
         return g;

@@ -72,7 +72,10 @@ void Scheduler::sysmon_main() {
       if (delay < kSysmonMaxNs || all_idle_rounds < kDeepSleepRounds) continue;
       scavenge_stacks(0, SIZE_MAX);
       sysmon_sleeping_.store(true);
-      if (idle_p_count_.load() == procs()) sysmon_note_.sleep_for(60'000'000'000);
+      if (idle_p_count_.load() == procs()) {
+        race_point(RacePoint::kSysmonDeepSleep);
+        sysmon_note_.sleep_for(60'000'000'000);
+      }
       sysmon_sleeping_.store(false);
       idle_rounds = 0;
       all_idle_rounds = 0;

@@ -7,9 +7,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "runtime/blocking.h"
 #include "runtime/netpoll.h"
+#include "runtime/race_hook.h"
 #include "runtime/runtime.h"
 #include "runtime/scheduler.h"
 #include "runtime/sync/wait_group.h"
@@ -155,6 +157,68 @@ TEST_P(SysmonTest, EchoIsServedWhileEveryProcessorSpins) {
 #else
   EXPECT_LT(worst_rtt_us.load(), 50'000) << "worst round trip " << worst_rtt_us.load() << " us";
 #endif
+}
+
+// A spinning M that gave its P back and then finds work in the global queue takes an idle P
+// again (drop_p_and_recheck). That is a P going busy, and like every other it must wake sysmon:
+// had sysmon just gone to sleep (every P idle), a goroutine that then runs without yielding
+// keeps the only P while others wait, for as long as sysmon sleeps (up to a minute).
+namespace drop_p {
+
+std::atomic<bool> armed{false};
+std::atomic<bool> sysmon_asleep{false};
+std::atomic<Goroutine*> hog{nullptr}, waiter{nullptr};
+
+bool remember(Goroutine* g, void* slot) {
+  static_cast<std::atomic<Goroutine*>*>(slot)->store(g);
+  return true;
+}
+
+// Holds the M at the recheck (its P idle, the M still counted as spinning) until sysmon sleeps,
+// then queues the hog and the waiter globally: wake_p starts no M (one is spinning), so this M
+// finds them in its recheck and takes the P back itself.
+void hook(RacePoint point, const void*) {
+  if (point == RacePoint::kSysmonDeepSleep) sysmon_asleep.store(true);
+  if (point != RacePoint::kDropPRecheck || !armed.exchange(false)) return;
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (!sysmon_asleep.load() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(100us);
+  }
+  ready(hog.load());
+  ready(waiter.load());
+}
+
+}  // namespace drop_p
+
+TEST(SysmonWake, ProcessorTakenBackAfterDroppingItWakesSysmon) {
+  set_race_hook_for_test(&drop_p::hook);
+  Runtime rt(Options{.procs = 1});
+  std::atomic<bool> waiter_ran{false};
+  bool hog_saw_waiter = false;
+  rt.run([&] {
+    WaitGroup join;
+    join.add(2);
+    go([&] {
+      park(WaitReason::kSemacquire, &drop_p::remember, &drop_p::hog);
+      // Runs without a yield point until the waiter has run (sysmon took our P) or 3 s pass.
+      const auto until = std::chrono::steady_clock::now() + 3s;
+      while (!waiter_ran.load() && std::chrono::steady_clock::now() < until) {
+      }
+      hog_saw_waiter = waiter_ran.load();
+      join.done();
+    });
+    go([&] {
+      park(WaitReason::kSemacquire, &drop_p::remember, &drop_p::waiter);
+      waiter_ran.store(true);
+      join.done();
+    });
+    while (drop_p::hog.load() == nullptr || drop_p::waiter.load() == nullptr) yield();
+    drop_p::armed.store(true);
+    join.wait();  // this M spins, gives the P back and meets the hook
+  });
+  set_race_hook_for_test(nullptr);
+  EXPECT_TRUE(drop_p::sysmon_asleep.load()) << "sysmon never went to sleep";
+  EXPECT_TRUE(hog_saw_waiter) << "the waiter ran only after the hog: sysmon slept through it";
 }
 
 // Inside blocking() the goroutine's P is revocable and unowned by scheduler code: parking,

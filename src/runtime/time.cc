@@ -38,7 +38,9 @@ void sleep_until(TimePoint t) {
     return;
   }
   RuntimeTimer timer;
-  timer.fn = [](void* arg, uintptr_t) { ready(static_cast<Goroutine*>(arg)); };
+  // At the queue's tail, not in runnext: sleepers whose timers fire in one batch then run in
+  // deadline order (runnext would run the last one woken first).
+  timer.fn = [](void* arg, uintptr_t) { ready(static_cast<Goroutine*>(arg), /*next=*/false); };
   timer.arg = g;
   timer.when = when;
   timer.track_running = false;  // the frame holding it is gone once the goroutine resumes
