@@ -29,6 +29,7 @@
 #include "runtime/sync/wait_group.h"
 #include "runtime/testing.h"
 #include "runtime/time.h"
+#include "runtime/timer.h"
 
 namespace spindle::runtime {
 namespace {
@@ -292,7 +293,8 @@ TEST(RaceStress, NewTimerWakesTheBlockedPoller) {
 //
 // The hook keeps a ledger of firings in progress (from kTimerFire to kTimerFired), delays some
 // of them to make overlaps common, and counts a violation when timer_stop returns, or a
-// PollDesc is recycled, while the ledger shows a firing of that timer still in progress.
+// PollDesc is recycled, while the ledger shows a firing of that timer still in progress, or
+// when timer_stop returns with the timer still in a heap.
 
 class FiringLedger {
  public:
@@ -334,7 +336,12 @@ void firing_hook(RacePoint point, const void* obj) {
       g_ledger.fired(obj);
       break;
     case RacePoint::kTimerStopped:
-      if (g_ledger.in_flight(obj)) g_violations.fetch_add(1);
+      // No firing may still run, and the timer must be out of every heap (a periodic firing
+      // that puts it back after timer_stop looked would fire it after it is freed).
+      if (g_ledger.in_flight(obj) ||
+          static_cast<const RuntimeTimer*>(obj)->heap.load() != nullptr) {
+        g_violations.fetch_add(1);
+      }
       break;
     case RacePoint::kPollRecycle: {
       const auto* pd = static_cast<const PollDesc*>(obj);

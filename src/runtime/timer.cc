@@ -96,11 +96,15 @@ int TimerHeap::run_expired(int64_t now) {
       // Under the lock: a timer_stop that finds t out of the heap (or takes it out after us)
       // sees this count.
       if (t->track_running) t->running.fetch_add(1, std::memory_order_relaxed);
-      remove_locked(t);
       if (t->period > 0) {
-        // Re-arm from the scheduled time, skipping missed periods like Go's Ticker.
+        // Re-armed in place from the scheduled time, skipping missed periods like Go's
+        // Ticker. t->heap never reads null meanwhile: timer_remove's unlocked look would take
+        // that for "not armed", and timer_stop would return with t back in the heap.
         t->when += t->period * (1 + (now - t->when) / t->period);
-        push_locked(t);
+        sift_down(0);
+        publish();
+      } else {
+        remove_locked(t);
       }
     }
     race_point(RacePoint::kTimerFire, t);
