@@ -11,6 +11,7 @@ void BodyReader::start(net::Conn* conn, ReadBuffer* in, BodyFraming framing, Sid
   conn_ = conn;
   in_ = in;
   decoder_ = BodyDecoder(framing, side, limits);
+  framing_ = framing;
   side_ = side;
   state_ = framing.kind == Framing::kNone ? State::kDone : State::kReading;
   pending_ = 0;
@@ -95,6 +96,31 @@ bool BodyReader::discard(std::uint64_t limit) {
     if (dropped > limit) return false;
   }
   return true;
+}
+
+bool BodyReader::discard_buffered() {
+  if (state_ != State::kReading) return state_ == State::kDone;
+  leftover_ = {};
+  in_->consume(pending_);
+  pending_ = 0;
+  for (;;) {
+    DecodeResult r = decoder_.decode(in_->data());
+    in_->consume(r.consumed);
+    switch (r.status) {
+      case DecodeStatus::kData:
+        bytes_ += r.data.size();
+        break;
+      case DecodeStatus::kDone:
+        trailers_ = r.trailers;
+        state_ = State::kDone;
+        return true;
+      case DecodeStatus::kError:
+        state_ = State::kFailed;
+        return false;
+      case DecodeStatus::kNeedMore:
+        return false;
+    }
+  }
 }
 
 }  // namespace spindle::http

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "http/body_decoder.h"
@@ -72,6 +73,14 @@ class BodyReader final : public BodySource {
   Result<std::size_t> read(std::span<char> buf);
   // Reads and drops the rest of the body, at most `limit` bytes: true if the body ended.
   bool discard(std::uint64_t limit);
+  // Drops the body bytes already in the buffer without reading from the connection: true if
+  // the body ended within them.
+  bool discard_buffered();
+  // A Content-Length body: the bytes not read yet; other framings: nullopt.
+  std::optional<std::uint64_t> remaining_length() const {
+    if (framing_.kind != Framing::kContentLength) return std::nullopt;
+    return framing_.length - bytes_;
+  }
 
   bool done() const { return state_ == State::kDone; }
   bool failed() const { return state_ == State::kFailed; }
@@ -89,6 +98,7 @@ class BodyReader final : public BodySource {
   net::Conn* conn_ = nullptr;
   ReadBuffer* in_ = nullptr;
   BodyDecoder decoder_{BodyFraming{}, Side::kClient};
+  BodyFraming framing_;
   Side side_ = Side::kClient;
   State state_ = State::kIdle;
   std::size_t pending_ = 0;    // bytes of the last kData piece, consumed at the next call

@@ -164,7 +164,8 @@ Result<void> read_response_head(PooledConn& c, const ClientOptions& o, bool* got
       break;
     }
     const Limits& lim = o.limits;
-    auto n = c.in.fill(c.conn, 4096, lim.max_start_line + lim.max_header_section + 4096);
+    auto n =
+        c.in.fill(c.conn, o.read_buffer_size, lim.max_start_line + lim.max_header_section + 4096);
     if (!n && timed && n.error().timeout() && extend_header_deadline(c, o)) continue;
     if (!n) return Error::from_net(n.error(), Side::kUpstream);
     if (*n == 0) {

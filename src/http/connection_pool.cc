@@ -110,7 +110,7 @@ Result<std::unique_ptr<PooledConn>> HostPool::acquire(bool fresh) {
     }
     new_.fetch_add(1, std::memory_order_relaxed);
     in_use_.fetch_add(1, std::memory_order_relaxed);
-    auto pc = std::make_unique<PooledConn>(options_.limits);
+    auto pc = std::make_unique<PooledConn>(options_.limits, options_.read_buffer_size);
     pc->conn = std::move(*conn);
     return pc;
   }

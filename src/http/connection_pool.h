@@ -33,6 +33,8 @@ struct ClientOptions {
   net::Duration body_read_timeout = net::kNoTimeout;
   net::Duration write_timeout = net::kNoTimeout;  // the longest a request write may park
   net::Duration idle_timeout = 90s;  // an idle connection older than this is not reused
+  // A connection's read buffer starts this large and grows as the limits allow.
+  std::size_t read_buffer_size = 4096;
   Limits limits;
 };
 
@@ -64,7 +66,7 @@ struct PooledConn {
   // response-header timeout counts from then (client.cc, read_response_head).
   std::atomic<std::int64_t> body_written_ns{0};
   Error body_error;  // the body writer's failure; read only after body_writer.wait()
-  explicit PooledConn(const Limits& limits) : parser(limits) {}
+  PooledConn(const Limits& limits, std::size_t buffer_size) : in(buffer_size), parser(limits) {}
 };
 
 // The pool for one host ("host:port" or a Unix path). Thread-safe: any goroutine may

@@ -4,6 +4,7 @@
 // connection, never a fatal check, however the bytes are cut.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
 
 #include "http/client.h"
@@ -194,6 +195,174 @@ TEST_P(HostilePeerTest, RetractTakesBackAResponseNothingOfWhichWasSent) {
     ASSERT_NE(second, std::string::npos) << r;
     EXPECT_NE(r.find("bad gateway"), std::string::npos) << r;
     EXPECT_FALSE(r.ends_with("0\r\n\r\n")) << "the aborted response looks complete: " << r;
+    s.stop();
+  });
+}
+
+void hello(Request&, ResponseWriter& w) { (void)w.reply(200, "hello"); }
+
+// Reads until end of stream, or returns what came within the test's deadline.
+std::string read_until(net::Conn& c, std::string_view marker) {
+  return testing::read_until_count(c, marker, 1);
+}
+
+// A response waits in the output batch only while the next request is complete in the
+// buffer: a partial next head or body is read from the socket, which may take long.
+TEST_P(HostilePeerTest, PipelinedResponseGoesOutWhileTheNextRequestIsIncomplete) {
+  run([] {
+    ServerOptions o;
+    o.read_header_timeout = 1h;  // a held response would only come out with a 408
+    o.body_read_timeout = 1h;
+    TestServer s(read_whole_body, o);
+    net::Conn c = dial(s);  // reads time out after 10 s: a held response fails the test
+    ASSERT_TRUE(c.write("GET / HTTP/1.1\r\nHost: x\r\n\r\nabc").ok());
+    std::string r = read_until(c, "got 0");
+    EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
+    ASSERT_TRUE(c.write(" / HTTP/1.1\r\nHost: x\r\n\r\n"
+                        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
+                    .ok());
+    r = read_until(c, "got 0");  // the answer to "abc / HTTP/1.1": the POST's body is partial
+    EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
+    ASSERT_TRUE(c.write("67890").ok());
+    r = read_until(c, "got 10");
+    EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
+    (void)c.close();
+    s.stop();
+  });
+}
+
+// Valid, invalid, valid, pipelined: the first is answered, then the error, then the
+// connection closes; the third never reaches the handler.
+TEST_P(HostilePeerTest, ResponsesBeforeARejectedPipelinedRequestAreSent) {
+  run([] {
+    std::atomic<int> served{0};
+    TestServer s([&](Request& r, ResponseWriter& w) {
+      served.fetch_add(1);
+      (void)w.reply(200, r.target());
+    });
+    net::Conn c = dial(s);
+    const std::string batch = std::string("GET /first HTTP/1.1\r\nHost: x\r\n\r\n") +
+                              "GET /bad HTTP/1.1\r\nHost: x\r\nX: a" + '\0' + "b\r\n\r\n" +
+                              "GET /third HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_TRUE(c.write(batch).ok());
+    std::string r = read_all(c);
+    EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
+    const std::size_t first = r.find("/first");
+    const std::size_t error = r.find("HTTP/1.1 400 ");
+    ASSERT_NE(first, std::string::npos) << r;
+    ASSERT_NE(error, std::string::npos) << r;
+    EXPECT_LT(first, error) << r;
+    EXPECT_NE(r.find("Connection: close\r\n", error), std::string::npos) << r;
+    EXPECT_EQ(r.find("/third"), std::string::npos) << r;
+    EXPECT_EQ(served.load(), 1);
+    (void)c.close();
+    s.stop();
+  });
+}
+
+// Every answer after which the server closes says so: body framing errors the handler saw.
+TEST_P(HostilePeerTest, BodyFramingErrorAnswersSayConnectionClose) {
+  if (procs() > 2) GTEST_SKIP() << "table test: 1 and 2 Ps";
+  run([] {
+    TestServer s(read_whole_body);
+    const char* bodies[] = {
+        "zz\r\nabc\r\n0\r\n\r\n",            // bad chunk size
+        "3\nabc\r\n0\r\n\r\n",               // bare LF in a chunk line
+        "3\r\nabcd\r\n0\r\n\r\n",            // chunk data longer than its size
+        "3\r\nabc\r\n0\r\nbad\r\n\r\n",      // a trailer without a colon
+        "3\r\nabc\r\n0\r\nX: \x01\r\n\r\n",  // a control character in a trailer
+    };
+    for (const char* body : bodies) {
+      net::Conn c = dial(s);
+      ASSERT_TRUE(c.write(std::string(kChunkedHead) + body).ok());
+      std::string r = read_all(c);
+      EXPECT_EQ(r.rfind("HTTP/1.1 400 ", 0), 0u) << body << ": " << r;
+      EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos) << body << ": " << r;
+      (void)c.close();
+    }
+    s.stop();
+  });
+}
+
+// A body the handler did not read that will not arrive (the client waits for 100 Continue)
+// closes the connection: the answer says so.
+TEST_P(HostilePeerTest, UnreadBodyAwaitingContinueAnswerSaysConnectionClose) {
+  run([] {
+    TestServer s(hello);
+    net::Conn c = dial(s);
+    ASSERT_TRUE(c.write("PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                        "Content-Length: 100000\r\n\r\n")
+                    .ok());
+    std::string r = read_all(c);
+    EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
+    EXPECT_EQ(r.find("100 Continue"), std::string::npos) << r;
+    EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos) << r;
+    (void)c.close();
+    s.stop();
+  });
+}
+
+// A handler refuses a 10 MB upload without reading it (a 413): the client, which sends the
+// whole body before it reads (no Expect), gets the answer and a clean end of stream, not a
+// reset. HTTP/1.0 keep-alive too: its "Connection: keep-alive" becomes "close".
+TEST_P(HostilePeerTest, LargeUnreadBodyIsAnsweredThenLingeringClose) {
+  if (procs() > 2) GTEST_SKIP() << "1 and 2 Ps";
+  run([] {
+    TestServer s([](Request&, ResponseWriter& w) { (void)w.reply(413, "too large"); });
+    for (const char* version : {"1.1", "1.0"}) {
+      net::Conn c = dial(s);
+      constexpr std::size_t kBody = 10 << 20;
+      const std::string head =
+          std::string("POST / HTTP/") + version +
+          "\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: " + std::to_string(kBody) +
+          "\r\n\r\n";
+      ASSERT_TRUE(c.write(head).ok());
+      const std::string chunk(64 * 1024, 'b');
+      for (std::size_t sent = 0; sent < kBody; sent += chunk.size()) {
+        auto w = c.write(chunk);
+        ASSERT_TRUE(w.ok()) << version << ": writing the body failed at " << sent << ": "
+                            << w.error().message();
+      }
+      std::string r = read_all(c);
+      EXPECT_EQ(r.rfind("HTTP/1.1 413 ", 0), 0u) << version << ": " << r;
+      EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos) << r;
+      EXPECT_EQ(r.find("keep-alive"), std::string::npos) << r;
+      EXPECT_TRUE(r.ends_with("too large")) << r;
+      (void)c.close();
+    }
+    s.stop();
+  });
+}
+
+// A handler answers without reading a body that is still on its way: the answer goes out at
+// once (not after the body); with "Connection: close" from the handler the connection closes
+// without waiting for the body either.
+TEST_P(HostilePeerTest, AnswerToAnUnreadBodyInTransitIsNotHeldBack) {
+  run([] {
+    ServerOptions o;
+    o.body_read_timeout = 1h;  // a held answer would wait for the body
+    TestServer s(
+        [](Request& r, ResponseWriter& w) {
+          if (r.target() == "/close") {
+            (void)w.reply(503, "overloaded", {{"Connection", "close"}});
+          } else {
+            (void)w.reply(503, "overloaded");
+          }
+        },
+        o);
+    net::Conn c = dial(s);
+    ASSERT_TRUE(
+        c.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789").ok());
+    std::string r = read_until(c, "overloaded");
+    EXPECT_EQ(r.rfind("HTTP/1.1 503 ", 0), 0u) << r;
+    EXPECT_EQ(r.find("Connection: close"), std::string::npos) << r;
+    ASSERT_TRUE(c.write(std::string(990, 'x')).ok());  // the rest is dropped: kept alive
+    ASSERT_TRUE(
+        c.write("POST /close HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123").ok());
+    r = read_all(c);
+    EXPECT_EQ(r.rfind("HTTP/1.1 503 ", 0), 0u) << r;
+    EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos) << r;
+    (void)c.close();
     s.stop();
   });
 }

@@ -21,7 +21,8 @@ namespace spindle::http {
 // fill the space behind a pinned head with one line the decoder must see whole.
 class ReadBuffer {
  public:
-  explicit ReadBuffer(std::size_t initial_capacity = 4096) : initial_(initial_capacity) {}
+  explicit ReadBuffer(std::size_t initial_capacity = 4096)
+      : initial_(initial_capacity < 16 ? 16 : initial_capacity) {}
 
   std::string_view data() const { return {buf_.get() + begin_, end_ - begin_}; }
   std::size_t size() const { return end_ - begin_; }

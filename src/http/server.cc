@@ -15,8 +15,8 @@
 // (the head's stays until the request ends); the decoder's limits bound it. Responses
 // are assembled in the output string and sent with one write; a body write larger than 16 KiB
 // goes out with writev straight from the handler's memory. The output is flushed after each
-// response unless the next pipelined request is already buffered (then responses are
-// batched, up to 16 KiB).
+// response unless the next pipelined request, head and body, is already complete in the buffer
+// (then responses are batched, up to 16 KiB): never held while we wait for the client.
 //
 // Connection states (ServerConn::state_), for shutdown:
 //   kIdle    waiting for the first byte of a request (no bytes buffered)
@@ -39,10 +39,15 @@
 //   6. Wait for every goroutine (accept loops, connections) to return.
 //
 // Errors. A request the parser rejects is answered with its status (400, 414, 431, 501, 505,
-// 417) and "Connection: close"; a head not complete within read_header_timeout gets 408 and
-// "Connection: close" if any of it arrived, and a silent close if none did (an idle timeout).
-// Error answers end with a lingering close: shut down the write side, then read and drop
-// input for up to 500 ms, so the client reads the answer instead of a reset.
+// 417) and "Connection: close", after the answers to the requests before it; a head not
+// complete within read_header_timeout gets 408 and "Connection: close" if any of it arrived,
+// and a silent close if none did (an idle timeout). Every answer after which the connection
+// closes says "Connection: close" if its head is still unsent when that is decided (a failed
+// or unread body is only known once the handler returned: ServerConn::finish_request patches
+// the buffered head). When the client may still be sending (an error, an unread body,
+// pipelined requests left) the close is a lingering close: shut down the write side, then
+// read and drop input until the client closes, pauses 500 ms, or 5 s passed, so the client
+// reads the answer instead of a reset.
 //
 // Connection limit: above max_connections a new connection is accepted and answered "503
 // Service Unavailable" with "Connection: close" and "Retry-After: 1" by a short-lived
@@ -72,7 +77,10 @@ using runtime::TimePoint;
 
 constexpr std::size_t kFlushThreshold = 16 * 1024;  // batch below, write through above
 constexpr std::size_t kPendingBodyMax = 4 * 1024;   // held back to compute Content-Length
-constexpr net::Duration kLinger = std::chrono::milliseconds(500);
+// Lingering close: after an answer the server closes on while the client may still be
+// sending, read and drop its bytes until it closes, pauses this long, or kLingerTotal passed.
+constexpr net::Duration kLingerIdle = std::chrono::milliseconds(500);
+constexpr net::Duration kLingerTotal = std::chrono::seconds(5);
 
 enum ConnState : int { kIdle, kActive, kClosing };
 
@@ -84,7 +92,11 @@ namespace internal {
 class ServerConn {
  public:
   ServerConn(Server* server, net::Conn conn)
-      : server_(server), opts_(server->options_), conn_(std::move(conn)), parser_(opts_.limits) {
+      : server_(server),
+        opts_(server->options_),
+        conn_(std::move(conn)),
+        in_(opts_.read_buffer_size),
+        parser_(opts_.limits) {
     out_.reserve(1024);
   }
 
@@ -127,6 +139,8 @@ class ServerConn {
   void answer_error(int status, const char* reason);
   void linger_close();
   bool run_request();
+  // After the handler: drops or drains what it left of the body; false to close.
+  bool finish_request(const RequestHead& head);
 
   Server* server_;
   const ServerOptions& opts_;
@@ -139,6 +153,7 @@ class ServerConn {
   ResponseWriter writer_;
   std::atomic<int> state_{kActive};
   bool closing_ = false;
+  bool linger_ = false;  // close with a lingering close: the client may still be sending
   bool continue_sent_ = false;
   std::uint64_t requests_ = 0;
   // The disconnect watcher (at most one per request): a read hook on the connection, whose
@@ -191,7 +206,8 @@ bool ServerConn::wait_for_request() {
   state_.store(kIdle);
   if (server_->shutting_down_.load()) return false;
   (void)conn_.set_read_deadline(Clock::now() + opts_.idle_timeout);
-  auto n = in_.fill(conn_, 4096, opts_.limits.max_start_line + opts_.limits.max_header_section);
+  auto n = in_.fill(conn_, opts_.read_buffer_size,
+                    opts_.limits.max_start_line + opts_.limits.max_header_section);
   int expected = kIdle;
   if (!state_.compare_exchange_strong(expected, kActive)) {
     // Claimed by shutdown: serve what arrived (with Connection: close), else close.
@@ -206,6 +222,7 @@ bool ServerConn::wait_for_request() {
 ServerConn::HeadStatus ServerConn::read_head() {
   const Limits& lim = opts_.limits;
   const std::size_t max_head = lim.max_start_line + lim.max_header_section + 4096;
+  const std::size_t want = opts_.read_buffer_size;
   bool deadline_set = false;
   for (;;) {
     ParseResult r = parser_.parse(in_.data());
@@ -222,7 +239,9 @@ ServerConn::HeadStatus ServerConn::read_head() {
       (void)conn_.set_read_deadline(Clock::now() + opts_.read_header_timeout);
       deadline_set = true;
     }
-    auto n = in_.fill(conn_, 4096, max_head);
+    // The next request is not complete: answers batched so far go out before we wait.
+    if (!out_.empty() && !send()) return HeadStatus::kClose;
+    auto n = in_.fill(conn_, want, max_head);
     if (!n) {
       if (n.error().timeout() && !in_.empty() && state_.load() != kClosing) {
         answer_error(408, "request header timeout");
@@ -233,8 +252,8 @@ ServerConn::HeadStatus ServerConn::read_head() {
   }
 }
 
+// After the answers to the requests before it (still batched in out_).
 void ServerConn::answer_error(int status, const char* reason) {
-  out_.clear();
   append_status_line(out_, status);
   append_date(out_);
   out_ += "Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n";
@@ -243,25 +262,36 @@ void ServerConn::answer_error(int status, const char* reason) {
   out_ += "\r\n";
   out_ += body;
   out_ += '\n';
-  if (send()) linger_close();
+  linger_ = true;
 }
 
+// Closing with unread input makes the kernel send a reset, which can destroy the answer in
+// the client's receive buffer before the client read it. So shut down writing (the client
+// reads the answer and then end of stream) and read and drop what still comes, bounded.
 void ServerConn::linger_close() {
   (void)conn_.shutdown(net::ShutdownHow::kWrite);
-  (void)conn_.set_read_deadline(Clock::now() + kLinger);
-  char sink[4096];
-  for (std::size_t total = 0; total < 256 * 1024;) {
+  const TimePoint until = Clock::now() + kLingerTotal;
+  char sink[16 * 1024];
+  for (TimePoint now = Clock::now(); now < until; now = Clock::now()) {
+    (void)conn_.set_read_deadline(std::min(until, now + kLingerIdle));
     auto n = conn_.read(sink);
     if (!n || *n == 0) break;
-    total += *n;
   }
 }
 
 bool ServerConn::run_request() {
   const RequestHead& head = parser_.head();
+  const BodyFraming framing = request_framing(head);
+  const bool body_buffered =
+      framing.kind == Framing::kNone ||
+      (framing.kind == Framing::kContentLength && in_.size() >= framing.length);
+  // The handler may wait for body bytes: answers batched so far go out first.
+  if (!body_buffered && !out_.empty() && !send()) {
+    parser_.reset();
+    return false;
+  }
   in_.pin();
-  body_.start(&conn_, &in_, request_framing(head), Side::kClient, opts_.limits,
-              opts_.body_read_timeout);
+  body_.start(&conn_, &in_, framing, Side::kClient, opts_.limits, opts_.body_read_timeout);
   continue_sent_ = false;
   if (head.expect_continue) {
     body_.set_before_first_read([](void* c) { static_cast<ServerConn*>(c)->send_continue(); },
@@ -274,13 +304,8 @@ bool ServerConn::run_request() {
   writer_.reset(this, &head);
   server_->handler_(request_, writer_);
   if (watch_.active) stop_watch();
-  bool clean = writer_.finish();
   ++requests_;
-  if (clean && !body_.done()) {
-    // The handler left (part of) the body unread. A client that waits for 100 Continue will
-    // not send it; otherwise read and drop a bounded amount to keep the connection.
-    clean = !(head.expect_continue && !continue_sent_) && body_.discard(opts_.max_unread_body);
-  }
+  const bool clean = finish_request(head);
   in_.unpin();
   if (watch_.active) {
     in_.append(watch_.bytes);
@@ -292,6 +317,37 @@ bool ServerConn::run_request() {
   return clean && !closing();
 }
 
+// The handler returned (every goroutine it started to read the body has been joined). Decides
+// whether the connection stays open, and if not makes the answer say "Connection: close" while
+// its head is still unsent. A body the handler did not read is dropped if it is already in the
+// buffer. Otherwise the answer goes out at once (never held until the body arrives); then a
+// Content-Length rest up to max_unread_body is read and dropped to keep the connection, and
+// anything else (a longer or chunked rest, a failed body, a client waiting for 100 Continue)
+// closes it with a lingering close.
+bool ServerConn::finish_request(const RequestHead& head) {
+  bool clean = writer_.finish();
+  bool drain = false;
+  if (!body_.done() && !body_.discard_buffered()) {
+    const std::optional<std::uint64_t> rest = body_.remaining_length();
+    const bool awaiting_continue = head.expect_continue && !continue_sent_;
+    drain = clean && !closing() && !body_.failed() && !awaiting_continue && rest &&
+            *rest <= opts_.max_unread_body;
+    if (!drain) {
+      clean = false;
+      linger_ = true;
+    }
+  }
+  if (!clean || closing()) {
+    closing_ = true;
+    writer_.announce_close();
+    if (!in_.empty()) linger_ = true;  // pipelined requests we will not answer
+    return false;
+  }
+  if (!drain) return true;
+  if (!send()) return false;
+  return body_.discard(opts_.max_unread_body);
+}
+
 void ServerConn::serve() {
   while (wait_for_request()) {
     if (read_head() != HeadStatus::kOk) break;
@@ -299,7 +355,7 @@ void ServerConn::serve() {
     // Batch responses to pipelined requests; flush once the batch is large.
     if (out_.size() >= kFlushThreshold && !send()) break;
   }
-  if (!out_.empty()) (void)send();
+  if ((out_.empty() || send()) && linger_) linger_close();
   server_->requests_.fetch_add(requests_, std::memory_order_relaxed);
   std::size_t cap = in_.capacity();
   std::size_t peak = server_->peak_buffer_.load(std::memory_order_relaxed);
@@ -376,7 +432,13 @@ void ResponseWriter::reset(internal::ServerConn* conn, const RequestHead* req) {
   declared_ = 0;
   written_ = 0;
   pending_body_.clear();
-  head_at_ = std::string::npos;
+  head_at_ = conn_field_at_ = std::string::npos;
+}
+
+void ResponseWriter::announce_close() {
+  if (conn_field_at_ == std::string::npos) return;
+  out_->replace(conn_field_at_, conn_field_len_, "Connection: close\r\n");
+  conn_field_at_ = std::string::npos;
 }
 
 Result<void> ResponseWriter::fail(Error e) {
@@ -398,6 +460,7 @@ bool ResponseWriter::retract() {
     return false;
   }
   out_->resize(head_at_);
+  head_at_ = conn_field_at_ = std::string::npos;
   state_ = State::kNone;
   mode_ = BodyMode::kNone;
   status_ = 0;
@@ -459,8 +522,10 @@ Result<void> ResponseWriter::commit(BodyMode mode) {
   }
   if (conn_->closing()) {
     *out_ += "Connection: close\r\n";
-  } else if (http10_) {
-    *out_ += "Connection: keep-alive\r\n";
+  } else {
+    conn_field_at_ = out_->size();
+    if (http10_) *out_ += "Connection: keep-alive\r\n";
+    conn_field_len_ = out_->size() - conn_field_at_;
   }
   *out_ += "\r\n";
   state_ = State::kCommitted;
@@ -596,7 +661,7 @@ void Server::reject_connection(net::Conn c) {
   std::string_view answer =
       "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
       "Content-Length: 20\r\n\r\ntoo many connections";
-  (void)c.set_deadline(Clock::now() + kLinger);
+  (void)c.set_deadline(Clock::now() + kLingerIdle);
   if (c.write(answer)) {
     (void)c.shutdown(net::ShutdownHow::kWrite);
     char sink[1024];

@@ -43,6 +43,9 @@ struct ServerOptions {
   // A handler that did not read the request body: up to this much is read and dropped to keep
   // the connection; a longer body closes it (Go's maxPostHandlerReadBytes).
   std::uint64_t max_unread_body = 256 * 1024;
+  // A connection's read buffer starts this large and grows as the limits allow (the fuzzer
+  // starts it tiny to reach every growth path with short inputs).
+  std::size_t read_buffer_size = 4096;
   Limits limits;
 };
 
@@ -137,12 +140,19 @@ class ResponseWriter {
   Result<void> fail(Error e);
 
   // The connection's output buffer was written to the socket (nothing in it can be changed).
-  void out_sent() { head_at_ = std::string::npos; }
+  void out_sent() { head_at_ = conn_field_at_ = std::string::npos; }
+  // The connection closes after this response: if its head is unsent and did not say so, it
+  // now says "Connection: close" (in place of HTTP/1.0's "keep-alive").
+  void announce_close();
 
   internal::ServerConn* conn_ = nullptr;
   std::string* out_ = nullptr;
   // Where this response's head starts in *out_, while none of it has been sent; else npos.
   std::size_t head_at_ = std::string::npos;
+  // Where its Connection field is (or would go, length 0), while the head is unsent and says
+  // the connection stays open; else npos.
+  std::size_t conn_field_at_ = std::string::npos;
+  std::size_t conn_field_len_ = 0;
   State state_ = State::kNone;
   BodyMode mode_ = BodyMode::kNone;
   int status_ = 0;

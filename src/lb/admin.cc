@@ -33,6 +33,13 @@ void reply_not_allowed(http::ResponseWriter& w, std::string_view allow, std::str
 
 // The request body as JSON, or the 4xx already answered (nullopt).
 std::optional<json> read_json(http::Request& req, http::ResponseWriter& w) {
+  // A declared length over the limit is refused before reading: no 100 Continue asks the
+  // client to send it.
+  const http::BodyFraming framing = http::request_framing(req.head());
+  if (framing.kind == http::Framing::kContentLength && framing.length > kMaxBody) {
+    reply_error(w, 413, "request body over 64 KiB");
+    return std::nullopt;
+  }
   std::string body;
   for (;;) {
     auto piece = req.body().next();

@@ -57,6 +57,9 @@ const http::Header kNoConnect[] = {
     {"Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE"}};
 const http::Header kRetryAfter[] = {{"Content-Type", "text/plain; charset=utf-8"},
                                     {"Retry-After", "1"}};
+// Overloaded with a request body not read yet: answer at once and close rather than wait for it.
+const http::Header kRetryAfterClose[] = {
+    {"Content-Type", "text/plain; charset=utf-8"}, {"Retry-After", "1"}, {"Connection", "close"}};
 
 bool dial_failed(const http::Error& e) { return std::string_view(e.detail).starts_with("dial"); }
 
@@ -143,7 +146,10 @@ void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
   }
   if (!admission_.admit()) {
     overloaded_.fetch_add(1, std::memory_order_relaxed);
-    (void)w.reply(503, "spindle-lb: overloaded, retry later\n", kRetryAfter);
+    const bool unread_body = framing.kind != http::Framing::kNone && !req.body().done();
+    (void)w.reply(503, "spindle-lb: overloaded, retry later\n",
+                  unread_body ? std::span<const http::Header>(kRetryAfterClose)
+                              : std::span<const http::Header>(kRetryAfter));
     return;
   }
   std::shared_ptr<const Snapshot> snap = registry_.snapshot();
