@@ -367,6 +367,36 @@ TEST_P(HostilePeerTest, AnswerToAnUnreadBodyInTransitIsNotHeldBack) {
   });
 }
 
+// The head arrives alone (the client waits for 100 Continue), then the body: the head's views
+// stay valid while and after the body is read.
+TEST_P(HostilePeerTest, HeadViewsSurviveABodyThatArrivesLater) {
+  run([] {
+    TestServer s([](Request& r, ResponseWriter& w) {
+      std::string body;
+      for (;;) {
+        auto piece = r.body().next();
+        if (!piece || piece->empty()) break;
+        body += *piece;
+      }
+      const Header* name = r.headers().find("X-Name");
+      (void)w.reply(200, std::string(r.method_token()) + " " + std::string(r.target()) + " " +
+                             std::string(name != nullptr ? name->value : "?") + " " + body);
+    });
+    net::Conn c = dial(s);
+    ASSERT_TRUE(c.write("PUT /target HTTP/1.1\r\nHost: x\r\nX-Name: value\r\n"
+                        "Expect: 100-continue\r\nContent-Length: 200\r\n\r\n")
+                    .ok());
+    std::string r = read_until(c, "100 Continue\r\n\r\n");
+    ASSERT_EQ(r, "HTTP/1.1 100 Continue\r\n\r\n");
+    const std::string body(200, 'b');
+    ASSERT_TRUE(c.write(body).ok());
+    r = read_until(c, body);
+    EXPECT_TRUE(r.ends_with("\r\n\r\nPUT /target value " + body)) << r;
+    (void)c.close();
+    s.stop();
+  });
+}
+
 SPINDLE_INSTANTIATE_PROCS(HostilePeerTest);
 
 }  // namespace

@@ -29,7 +29,7 @@ class ReadBuffer {
   bool empty() const { return begin_ == end_; }
   std::size_t capacity() const { return capacity_; }
 
-  // Drops n bytes from the front of the data.
+  // Drops n bytes from the front of the data. They stay in place (pin() may keep them).
   void consume(std::size_t n);
   // Keeps every byte consumed so far in place (the head whose views are in use).
   void pin() { pin_ = begin_; }

@@ -40,6 +40,21 @@ TEST(ReadBufferTest, GrowsPastAFullBufferWhilePinnedAndKeepsThePinnedBytesInPlac
   EXPECT_EQ(b.data(), "next");
 }
 
+// A head that was all the data (its body not arrived yet) is consumed and then pinned: the
+// body must go after it, not over it.
+TEST(ReadBufferTest, PinningAfterConsumingEverythingKeepsTheBytes) {
+  ReadBuffer b(64);
+  put(b, "HEAD:", 64);
+  const std::string_view head = b.data();
+  b.consume(5);
+  b.pin();
+  put(b, "body bytes", 4096);
+  EXPECT_EQ(head, "HEAD:");
+  put(b, std::string(100, 'x'), 4096);  // and when the space behind it fills up
+  EXPECT_EQ(head, "HEAD:");
+  EXPECT_EQ(b.data(), "body bytes" + std::string(100, 'x'));
+}
+
 TEST(ReadBufferTest, DoesNotGrowWhilePinnedAsLongAsThereIsRoom) {
   ReadBuffer b(64);
   put(b, "HEAD:", 64);
