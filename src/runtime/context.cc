@@ -1,5 +1,7 @@
 #include "runtime/context.h"
 
+#include <cxxabi.h>
+
 #include <cstdint>
 #include <cstring>
 
@@ -10,6 +12,11 @@ namespace spindle::runtime {
 #if !defined(__x86_64__)
 #error "spindle's context switch is written for x86-64 only (see docs/runtime.md)"
 #endif
+
+ExceptionState* thread_exception_state() {
+  // The ABI's struct is opaque in <cxxabi.h>; ExceptionState spells out its two fields.
+  return reinterpret_cast<ExceptionState*>(abi::__cxa_get_globals());
+}
 
 Context make_context(void* stack_top, void (*entry)(void*), void* arg) {
   // The frame spindle_switch_context restores, top down: return address (the trampoline), rbp,

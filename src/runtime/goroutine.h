@@ -61,6 +61,9 @@ struct Goroutine {
   // select: set to 1 by the first case that wins, so only one wakes this goroutine.
   std::atomic<uint32_t> select_done{0};
 
+  // Caught and uncaught C++ exceptions while not running (in the thread while running).
+  ExceptionState exceptions;
+
   Machine* locked_m = nullptr;  // lock_os_thread owner thread, or null
   uint32_t lock_count = 0;      // nesting of lock_os_thread
 

@@ -121,6 +121,7 @@ void Scheduler::init_goroutine(Goroutine* g, uint64_t id, base::Task fn) {
   g->ctx.sp = nullptr;
   g->wait_reason = WaitReason::kNone;
   g->param = nullptr;
+  g->exceptions = ExceptionState{};
   g->select_done.store(0, std::memory_order_relaxed);
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   live_.fetch_add(1, std::memory_order_relaxed);

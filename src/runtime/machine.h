@@ -38,7 +38,9 @@ class Machine {
 
   const int id;
   std::thread thread;
-  Context g0;                     // scheduler context, saved while a goroutine runs
+  Context g0;  // scheduler context, saved while a goroutine runs
+  // This thread's C++ exception globals (looked up once when the thread starts).
+  ExceptionState* exceptions = nullptr;
   Goroutine* curg = nullptr;      // running goroutine, null on g0
   Processor* p = nullptr;         // held P, null when idle
   Processor* nextp = nullptr;     // P handed over by startm, taken when woken

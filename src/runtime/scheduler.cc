@@ -168,6 +168,7 @@ void install_fault_handler() {
 
 void machine_main(Scheduler* s, Machine* m) {
   tls_m = m;
+  m->exceptions = thread_exception_state();
   stack_t ss{};
   ss.ss_size = 64 * 1024;
   m->signal_stack = std::malloc(ss.ss_size);
@@ -747,7 +748,9 @@ void Scheduler::execute(Machine* m, Goroutine* g) {
 #if defined(SPINDLE_TSAN)
   __tsan_switch_to_fiber(g->tsan_fiber, 0);
 #endif
+  enter_exception_state(m->exceptions, g->exceptions);
   spindle_switch_context(&m->g0.sp, g->ctx.sp);
+  leave_exception_state(m->exceptions, &g->exceptions);
 #if defined(SPINDLE_ASAN)
   __sanitizer_finish_switch_fiber(m->asan_fake_stack, nullptr, nullptr);
 #endif
