@@ -3,7 +3,7 @@
 // "RESULT <name> <value> <unit>" on stdout, like its Go twin bench/peers/go/runtime: keep the
 // two in step. Processors come from SPINDLE_MAXPROCS (Options.procs = 0).
 //
-// Usage: spindle-runtime-peer spawn|pingpong|skynet|yield|mutex|parked-mem [N]
+// Usage: spindle-runtime-peer spawn|pingpong|skynet|yield|mutex|parked-mem|parked-spawn [N]
 
 #include <malloc.h>
 
@@ -209,6 +209,28 @@ Result parked_mem(int64_t n, int) {
   return {double(after - before) / n, "bytes/goroutine"};
 }
 
+// Spawns n goroutines that each park on a receive from one channel and measures the time
+// until all have started (each needs a stack of its own), then releases them.
+Result parked_spawn(int64_t n, int) {
+  auto release = make_chan<int>(0);
+  WaitGroup started, finished;
+  started.add(n);
+  finished.add(n);
+  auto start = Clock::now();
+  for (int64_t i = 0; i < n; i++) {
+    go([release, &started, &finished]() mutable {
+      started.done();
+      release.recv();
+      finished.done();
+    });
+  }
+  started.wait();
+  double ns = ns_per(start, n);
+  release.close();
+  finished.wait();
+  return {ns, "ns/goroutine"};
+}
+
 constexpr Benchmark kBenchmarks[] = {
     {"spawn", spawn, 1000000, "spawn and join N goroutines; ns per goroutine"},
     {"pingpong", pingpong, 1000000, "N round trips over unbuffered channels; ns per round trip"},
@@ -216,6 +238,8 @@ constexpr Benchmark kBenchmarks[] = {
     {"yield", yield_bench, 1000000, "N yields over 2*procs goroutines; ns per yield"},
     {"mutex", mutex_bench, 1000000, "N increments by 8 goroutines under one Mutex; ns per op"},
     {"parked-mem", parked_mem, 100000, "N goroutines parked on a receive; RSS per goroutine"},
+    {"parked-spawn", parked_spawn, 100000,
+     "spawn N goroutines that each park on a receive; ns per goroutine until all are parked"},
 };
 
 [[noreturn]] void usage() {

@@ -14,8 +14,8 @@ struct Options {
   // Number of processors (Go's GOMAXPROCS). 0: the SPINDLE_MAXPROCS environment variable if
   // set, else the CPUs usable by the process (affinity mask and cgroup v2 cpu.max quota).
   int procs = 0;
-  // Usable bytes per goroutine stack, plus a PROT_NONE guard page below. Only touched pages
-  // count toward RSS. 0: SPINDLE_STACK_SIZE if set, else kDefaultStackSize.
+  // Usable bytes per goroutine stack, plus a 64 KiB guard below. Only touched pages count
+  // toward RSS. 0: SPINDLE_STACK_SIZE if set, else kDefaultStackSize.
   size_t stack_size = 0;
   static constexpr size_t kDefaultStackSize = 256 * 1024;
   // Epoll instances of the netpoller. 0: SPINDLE_NETPOLL ("shared" = 1, Go's design;

@@ -23,8 +23,8 @@ class RuntimeTest : public ::testing::TestWithParam<int> {
   void run(base::Task body);
 };
 
-// How many goroutines a test may park at once given vm.max_map_count (each parked goroutine's
-// guarded stack is two mappings; scripts/test raises the limit to 262144 when it can).
+// How many goroutines a test may park at once: 1M where stacks' guards are kernel guard
+// markers, else what vm.max_map_count allows (two mappings per parked goroutine's stack).
 int parkable_goroutines();
 
 // Stress test helpers, callable from any thread (race hooks run on scheduler threads too):

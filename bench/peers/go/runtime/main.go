@@ -3,7 +3,7 @@
 // progress and diagnostics go to stderr. bench/runtime/spindle_runtime_peer.cc is the same
 // program on spindle's runtime; keep the two in step.
 //
-// Usage: runtime-peer spawn|pingpong|skynet|yield|mutex|parked-mem [N]
+// Usage: runtime-peer spawn|pingpong|skynet|yield|mutex|parked-mem|parked-spawn [N]
 // GOMAXPROCS comes from the environment.
 package main
 
@@ -20,12 +20,13 @@ type benchmark struct {
 }
 
 var benchmarks = map[string]benchmark{
-	"spawn":      {spawn, 1000000, "spawn and join N goroutines; ns per goroutine"},
-	"pingpong":   {pingpong, 1000000, "N round trips over unbuffered channels; ns per round trip"},
-	"skynet":     {skynet, 1000000, "N leaf goroutines, fan-out 10, sums over channels; total ms"},
-	"yield":      {yieldBench, 1000000, "N Gosched calls over 2*GOMAXPROCS goroutines; ns per yield"},
-	"mutex":      {mutexBench, 1000000, "N increments by 8 goroutines under one Mutex; ns per lock+unlock"},
-	"parked-mem": {parkedMem, 100000, "N goroutines parked on a receive; resident bytes per goroutine"},
+	"spawn":        {spawn, 1000000, "spawn and join N goroutines; ns per goroutine"},
+	"pingpong":     {pingpong, 1000000, "N round trips over unbuffered channels; ns per round trip"},
+	"skynet":       {skynet, 1000000, "N leaf goroutines, fan-out 10, sums over channels; total ms"},
+	"yield":        {yieldBench, 1000000, "N Gosched calls over 2*GOMAXPROCS goroutines; ns per yield"},
+	"mutex":        {mutexBench, 1000000, "N increments by 8 goroutines under one Mutex; ns per lock+unlock"},
+	"parked-mem":   {parkedMem, 100000, "N goroutines parked on a receive; resident bytes per goroutine"},
+	"parked-spawn": {parkedSpawn, 100000, "spawn N goroutines that each park on a receive; ns per goroutine until all are parked"},
 }
 
 func usage() {

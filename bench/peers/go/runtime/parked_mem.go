@@ -1,4 +1,5 @@
-// parked-mem: the resident memory a parked goroutine costs.
+// parked-mem and parked-spawn: the resident memory a parked goroutine costs, and the time to
+// start goroutines that stay parked (each needs a stack of its own).
 package main
 
 import (
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // residentBytes reads VmRSS from /proc/self/status.
@@ -60,4 +62,26 @@ func parkedMem(n int) (float64, string) {
 	close(release)
 	finished.Wait()
 	return float64(after-before) / float64(n), "bytes/goroutine"
+}
+
+// parkedSpawn spawns n goroutines that each park on a receive from one channel and measures
+// the time until all have started, then releases them.
+func parkedSpawn(n int) (float64, string) {
+	release := make(chan struct{})
+	var started, finished sync.WaitGroup
+	started.Add(n)
+	finished.Add(n)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		go func() {
+			started.Done()
+			<-release
+			finished.Done()
+		}()
+	}
+	started.Wait()
+	ns := float64(time.Since(start).Nanoseconds()) / float64(n)
+	close(release)
+	finished.Wait()
+	return ns, "ns/goroutine"
 }
