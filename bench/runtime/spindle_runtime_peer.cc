@@ -187,14 +187,14 @@ int64_t settled_resident_bytes() {
   return kb * 1024;
 }
 
-// Parks n goroutines on a receive from one channel, measures the RSS they added, then closes
-// the channel to release them.
-Result parked_mem(int64_t n, int) {
+// Spawns n goroutines that each park on a receive from one channel, calls while_parked()
+// once all have started, then closes the channel to release them and waits for them.
+template <typename F>
+void with_parked_goroutines(int64_t n, F while_parked) {
   auto release = make_chan<int>(0);
   WaitGroup started, finished;
   started.add(n);
   finished.add(n);
-  int64_t before = settled_resident_bytes();
   for (int64_t i = 0; i < n; i++) {
     go([release, &started, &finished]() mutable {
       started.done();
@@ -203,31 +203,23 @@ Result parked_mem(int64_t n, int) {
     });
   }
   started.wait();
-  int64_t after = settled_resident_bytes();
+  while_parked();
   release.close();
   finished.wait();
+}
+
+// The RSS n parked goroutines add.
+Result parked_mem(int64_t n, int) {
+  int64_t before = settled_resident_bytes(), after = 0;
+  with_parked_goroutines(n, [&] { after = settled_resident_bytes(); });
   return {double(after - before) / n, "bytes/goroutine"};
 }
 
-// Spawns n goroutines that each park on a receive from one channel and measures the time
-// until all have started (each needs a stack of its own), then releases them.
+// The time to start n goroutines that stay parked (each needs a stack of its own).
 Result parked_spawn(int64_t n, int) {
-  auto release = make_chan<int>(0);
-  WaitGroup started, finished;
-  started.add(n);
-  finished.add(n);
   auto start = Clock::now();
-  for (int64_t i = 0; i < n; i++) {
-    go([release, &started, &finished]() mutable {
-      started.done();
-      release.recv();
-      finished.done();
-    });
-  }
-  started.wait();
-  double ns = ns_per(start, n);
-  release.close();
-  finished.wait();
+  double ns = 0;
+  with_parked_goroutines(n, [&] { ns = ns_per(start, n); });
   return {ns, "ns/goroutine"};
 }
 

@@ -42,14 +42,13 @@ func settledResidentBytes() int64 {
 	return residentBytes()
 }
 
-// parkedMem parks n goroutines on a receive from one channel, measures the RSS they added,
-// then closes the channel to release them.
-func parkedMem(n int) (float64, string) {
+// withParkedGoroutines spawns n goroutines that each park on a receive from one channel,
+// calls whileParked once all have started, then closes the channel and waits for them.
+func withParkedGoroutines(n int, whileParked func()) {
 	release := make(chan struct{})
 	var started, finished sync.WaitGroup
 	started.Add(n)
 	finished.Add(n)
-	before := settledResidentBytes()
 	for i := 0; i < n; i++ {
 		go func() {
 			started.Done()
@@ -58,30 +57,23 @@ func parkedMem(n int) (float64, string) {
 		}()
 	}
 	started.Wait()
-	after := settledResidentBytes()
+	whileParked()
 	close(release)
 	finished.Wait()
+}
+
+// parkedMem: the RSS n parked goroutines add.
+func parkedMem(n int) (float64, string) {
+	before := settledResidentBytes()
+	var after int64
+	withParkedGoroutines(n, func() { after = settledResidentBytes() })
 	return float64(after-before) / float64(n), "bytes/goroutine"
 }
 
-// parkedSpawn spawns n goroutines that each park on a receive from one channel and measures
-// the time until all have started, then releases them.
+// parkedSpawn: the time to start n goroutines that stay parked (each needs a stack).
 func parkedSpawn(n int) (float64, string) {
-	release := make(chan struct{})
-	var started, finished sync.WaitGroup
-	started.Add(n)
-	finished.Add(n)
 	start := time.Now()
-	for i := 0; i < n; i++ {
-		go func() {
-			started.Done()
-			<-release
-			finished.Done()
-		}()
-	}
-	started.Wait()
-	ns := float64(time.Since(start).Nanoseconds()) / float64(n)
-	close(release)
-	finished.Wait()
+	var ns float64
+	withParkedGoroutines(n, func() { ns = float64(time.Since(start).Nanoseconds()) / float64(n) })
 	return ns, "ns/goroutine"
 }
