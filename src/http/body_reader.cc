@@ -83,7 +83,8 @@ Result<std::size_t> BodyReader::read(std::span<char> buf) {
   if (!piece) return piece.error();
   std::size_t n = std::min(buf.size(), piece->size());
   if (n > 0) std::memcpy(buf.data(), piece->data(), n);  // the end is an empty, null view
-  leftover_ = piece->substr(n);  // still in the buffer: pending_ covers it
+  // The rest is still in the buffer: pending_ covers it.
+  leftover_ = piece->substr(n);
   return n;
 }
 

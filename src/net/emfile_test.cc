@@ -1,5 +1,6 @@
-// Running out of descriptors on accept (Go's HTTP server once died on accept errors): with a low RLIMIT_NOFILE and a flood of connections, the listener backs off
-// instead of failing or spinning, and serves again once connections close.
+// Running out of descriptors on accept (Go's HTTP server once died on accept errors): with a low
+// RLIMIT_NOFILE and a flood of connections, the listener backs off instead of failing or spinning,
+// and serves again once connections close.
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
