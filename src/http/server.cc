@@ -649,10 +649,13 @@ void Server::untrack(internal::ServerConn* c) {
 }
 
 void Server::serve_connection(net::Conn c) {
-  internal::ServerConn conn(this, std::move(c));
-  track(&conn);
-  conn.serve();
-  untrack(&conn);
+  {
+    internal::ServerConn conn(this, std::move(c));
+    track(&conn);
+    conn.serve();
+    untrack(&conn);
+  }
+  // Not active until the connection's state and socket are gone.
   active_.fetch_sub(1);
   goroutines_.done();
 }
