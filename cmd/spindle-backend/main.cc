@@ -5,11 +5,14 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "base/fd_limit.h"
+#include "base/version.h"
+#include "debug/debug_handler.h"
 #include "http/server.h"
 #include "lb/backend_url.h"
 #include "lb/duration.h"
@@ -26,6 +29,8 @@ using namespace spindle;
 
 struct Flags {
   std::string listen = "127.0.0.1:0";
+  std::string debug_listen = "127.0.0.1:6060";
+  bool debug_listen_required = false;
   std::string lb, advertise, name, token;
   std::string delay = "0", cpu_work = "0", drain_timeout = "30s";
   std::uint64_t body_bytes = 0;
@@ -33,9 +38,15 @@ struct Flags {
   int procs = 0;
 };
 
-void add_flags(CLI::App& app, Flags& f) {
+// Returns the --debug-listen option (whether it was given decides if failing to bind is fatal).
+CLI::Option* add_flags(CLI::App& app, Flags& f) {
   app.add_option("--listen", f.listen, "address to serve on; the bound one is printed")
       ->capture_default_str();
+  auto* debug_listen =
+      app.add_option("--debug-listen", f.debug_listen,
+                     "debug listener: /metrics (Prometheus), /healthz, /ready, /debug/pprof/ "
+                     "index; 'off' disables (the default address, if taken, is skipped)")
+          ->capture_default_str();
   app.add_option("--lb", f.lb, "balancer to register with: http://HOST:PORT");
   app.add_option("--advertise", f.advertise, "URL the LB proxies to (default http://BOUND_ADDR)");
   app.add_option("--name", f.name, "name in answers and registration (default backend-PORT)");
@@ -56,6 +67,23 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--procs", f.procs, "processors (0: SPINDLE_MAXPROCS or the CPUs)")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
+  app.set_version_flag("--version", base::version_line("spindle-backend"));
+  return debug_listen;
+}
+
+// The debug listener (--debug-listen), or an invalid Listener when off or, for the default
+// address, taken. False: an address given explicitly cannot be bound (printed).
+bool debug_listener(const Flags& f, net::Listener* out) {
+  if (f.debug_listen == "off") return true;
+  auto d = net::listen(f.debug_listen);
+  if (d) {
+    *out = std::move(*d);
+    return true;
+  }
+  std::fprintf(stderr, "spindle-backend: %s%s: %s\n",
+               f.debug_listen_required ? "--debug-listen " : "debug listener off: ",
+               f.debug_listen.c_str(), d.error().message().c_str());
+  return !f.debug_listen_required;
 }
 
 // Parses a duration flag into *out; prints the error and returns false when it is invalid.
@@ -77,6 +105,8 @@ int serve(const Flags& f, backend::ServiceOptions service_options, net::Duration
                  l.error().message().c_str());
     return 1;
   }
+  net::Listener debug_l;
+  if (!debug_listener(f, &debug_l)) return 1;
   const net::Address bound = l->address();
   std::printf("%s\n", bound.to_string().c_str());
   std::fflush(stdout);
@@ -100,6 +130,21 @@ int serve(const Flags& f, backend::ServiceOptions service_options, net::Duration
     served.send(r ? 0 : 1);
   });
 
+  std::atomic<bool> draining{false};
+  debug::DebugHandler debug({.program = "spindle-backend", .metrics = {}, .not_ready = [&] {
+                               return draining ? "draining" : "";
+                             }});
+  http::Server debug_server(debug);
+  auto debug_served = runtime::make_chan<bool>(1);
+  if (debug_l.valid()) {
+    std::fprintf(stderr, "spindle-backend: debug listener on %s\n",
+                 debug_l.address().to_string().c_str());
+    runtime::go([&] {
+      (void)debug_server.serve(debug_l);
+      debug_served.send(true);
+    });
+  }
+
   auto stop = runtime::make_chan<bool>();
   auto registration_done = runtime::make_chan<bool>(1);
   std::unique_ptr<backend::Registration> registration;
@@ -116,6 +161,7 @@ int serve(const Flags& f, backend::ServiceOptions service_options, net::Duration
   if (!sig) std::fprintf(stderr, "spindle-backend: %s\n", sig.error().c_str());
   std::fprintf(stderr, "spindle-backend %s: %s: deregistering and draining\n",
                service_options.name.c_str(), sig ? strsignal(*sig) : "error");
+  draining = true;
   stop.close();
   if (registration) {
     registration_done.recv();
@@ -123,6 +169,10 @@ int serve(const Flags& f, backend::ServiceOptions service_options, net::Duration
   }
   server.shutdown(drain);
   int rc = *served.recv();
+  if (debug_l.valid()) {
+    debug_server.shutdown(std::chrono::seconds(1));
+    debug_served.recv();
+  }
   std::fprintf(stderr, "spindle-backend %s: stopped\n", service_options.name.c_str());
   return rc;
 }
@@ -132,8 +182,9 @@ int serve(const Flags& f, backend::ServiceOptions service_options, net::Duration
 int main(int argc, char** argv) {
   CLI::App app{"spindle-backend: a backend service for spindle-lb"};
   Flags f;
-  add_flags(app, f);
+  CLI::Option* debug_listen = add_flags(app, f);
   CLI11_PARSE(app, argc, argv);
+  f.debug_listen_required = debug_listen->count() > 0;
 
   backend::ServiceOptions service{f.name, {}, {}, f.body_bytes, f.fail_ratio};
   std::chrono::nanoseconds drain{};

@@ -1,4 +1,4 @@
-// spindle-demo: the runtime demo until spindle-lb exists. Runs skynet (1M leaf goroutines,
+// spindle-demo: a runtime demo. Runs skynet (1M leaf goroutines,
 // fan-out 10, sums passed back over channels), then prints a scheduler summary.
 //
 //   spindle-demo [--procs N] [--leaves N]
@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "base/version.h"
 #include "runtime/channel.h"
 #include "runtime/runtime.h"
 
@@ -52,6 +53,9 @@ int main(int argc, char** argv) {
       } else {
         leaves = v;
       }
+    } else if (a == "--version") {
+      std::printf("%s\n", spindle::base::version_line("spindle-demo").c_str());
+      return 0;
     } else if (a == "--help" || a == "-h") {
       return usage("runs skynet and prints a scheduler summary");
     } else {

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "base/fd_limit.h"
+#include "base/version.h"
 #include "lb/balancer.h"
 #include "lb/duration.h"
 #include "net/signals.h"
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
       "/_lb/deregister; GET /_lb/backends); every other request is proxied to a healthy "
       "backend."};
   app.get_formatter()->column_width(40);
+  app.set_version_flag("--version", spindle::base::version_line("spindle-lb"));
   std::string policy = "round-robin";
   int procs = 0;
   app.add_option("--listen", c.listen,
@@ -57,10 +59,9 @@ int main(int argc, char** argv) {
                  "serve the registration API (/_lb/...) on this address instead; the client "
                  "listener then proxies /_lb/ paths like any other (default: none)");
   auto* debug_opt =
-      app.add_option(
-             "--debug-listen", c.debug_listen,
-             "debug listener: /metrics and /debug/vars, a few counters as text (no profiles "
-             "or traces yet); 'off' disables")
+      app.add_option("--debug-listen", c.debug_listen,
+                     "debug listener: /metrics (Prometheus), /healthz, /ready, /debug/pprof/ "
+                     "index; 'off' disables")
           ->capture_default_str();
   app.add_option("--policy", policy, "round-robin | least-conn | p2c-ewma | weighted")
       ->capture_default_str();

@@ -162,9 +162,13 @@ base::Result<void, std::string> Balancer::start() {
     admin_server_ = std::make_unique<http::Server>(
         [this](http::Request& req, http::ResponseWriter& w) { handle_admin(req, w); });
   }
+  debug_ = std::make_unique<debug::DebugHandler>(
+      debug::DebugOptions{.program = "spindle-lb",
+                          .metrics = [this](debug::MetricsText& m) { write_metrics(m); },
+                          .not_ready = [this] { return not_ready(); }});
   if (debug_listener_.valid()) {
     debug_server_ = std::make_unique<http::Server>(
-        [this](http::Request& req, http::ResponseWriter& w) { debug(req, w); });
+        [this](http::Request& req, http::ResponseWriter& w) { (*debug_)(req, w); });
   }
   return {};
 }
@@ -189,10 +193,13 @@ void Balancer::handle(http::Request& req, http::ResponseWriter& w) {
       return;
     }
   }
+  const auto start = runtime::Clock::now();
   proxy_->serve(req, w);
+  request_seconds_.observe_ns(to_ns(runtime::Clock::now()) - to_ns(start));
 }
 
 void Balancer::handle_admin(http::Request& req, http::ResponseWriter& w) {
+  if (debug_->serve_health(req, w)) return;
   std::string scratch;
   admin_->serve(req, w, normalized_path(req.target(), &scratch));
 }
@@ -253,67 +260,92 @@ void Balancer::stop() {
   if (!stopping_.exchange(true)) (void)stop_.try_send(true);
 }
 
-void Balancer::debug(http::Request& req, http::ResponseWriter& w) {
-  const http::Header text[] = {{"Content-Type", "text/plain; charset=utf-8"}};
-  ProxyStats p = proxy_->stats();
-  std::string body;
-  auto line = [&](const char* name, std::uint64_t v) {
-    body += name;
-    body += ' ';
-    body += std::to_string(v);
-    body += '\n';
-  };
-  std::string_view path = req.target().substr(0, req.target().find('?'));
-  if (path != "/metrics" && path != "/debug/vars") {
-    (void)w.reply(
-        404,
-        "spindle-lb debug listener: only /metrics and /debug/vars (a few counters as text); "
-        "profiles and traces are not served yet\n",
-        text);
-    return;
+std::string Balancer::not_ready() const {
+  if (stopping_.load()) return "draining";
+  for (const auto& b : registry_->snapshot()->backends) {
+    if (!b->ejected()) return "";
   }
-  body += "# spindle-lb: request, backend and runtime counters.\n";
-  line("spindle_lb_requests_total", p.requests);
-  line("spindle_lb_no_backend_total", p.no_backend);
-  line("spindle_lb_overloaded_total", p.overloaded);
-  line("spindle_lb_bad_gateway_total", p.bad_gateway);
-  line("spindle_lb_gateway_timeout_total", p.gateway_timeout);
-  line("spindle_lb_failovers_total", p.failovers);
-  line("spindle_lb_retries_total", p.retries);
-  line("spindle_lb_canceled_total", p.canceled);
-  line("spindle_lb_aborted_total", p.aborted);
-  line("spindle_lb_too_large_total", p.too_large);
-  line("spindle_lb_client_errors_total", p.client_errors);
-  line("spindle_lb_slow_bodies_total", p.slow_bodies);
-  line("spindle_lb_in_flight", static_cast<std::uint64_t>(admission_->in_flight()));
-  line("spindle_lb_in_flight_limit", static_cast<std::uint64_t>(admission_->limit()));
-  line("spindle_lb_queued_total", admission_->queued());
+  return "no healthy backend";
+}
+
+void Balancer::write_metrics(debug::MetricsText& m) const {
+  using debug::MetricType;
+  const ProxyStats p = proxy_->stats();
+  auto counter = [&](const char* name, const char* help, std::uint64_t v) {
+    m.counter(name, help, static_cast<double>(v));
+  };
+  auto gauge = [&](const char* name, const char* help, double v) { m.gauge(name, help, v); };
+  counter("spindle_lb_requests_total", "Requests handled by the proxy (not the API).", p.requests);
+  counter("spindle_lb_no_backend_total", "Requests answered 503: no backend to route to.",
+          p.no_backend);
+  counter("spindle_lb_overloaded_total", "Requests answered 503 by admission (shed).",
+          p.overloaded);
+  counter("spindle_lb_bad_gateway_total", "Requests answered 502.", p.bad_gateway);
+  counter("spindle_lb_gateway_timeout_total", "Requests answered 504.", p.gateway_timeout);
+  counter("spindle_lb_failovers_total", "Requests sent to another backend after a failure.",
+          p.failovers);
+  counter("spindle_lb_retries_total", "Idempotent requests retried after a reset.", p.retries);
+  counter("spindle_lb_canceled_total", "Clients gone before their response ended.", p.canceled);
+  counter("spindle_lb_aborted_total", "Responses cut short by a backend failing mid-body.",
+          p.aborted);
+  counter("spindle_lb_too_large_total", "Requests answered 413: body over --max-body-size.",
+          p.too_large);
+  counter("spindle_lb_client_errors_total",
+          "Exchanges the client broke (body malformed, short, too large or too slow).",
+          p.client_errors);
+  counter("spindle_lb_slow_bodies_total", "Requests answered 408: request body too slow.",
+          p.slow_bodies);
+  gauge("spindle_lb_in_flight", "Requests admitted and not yet answered.",
+        static_cast<double>(admission_->in_flight()));
+  gauge("spindle_lb_in_flight_limit", "Requests admitted at once, at most (now).",
+        static_cast<double>(admission_->limit()));
+  counter("spindle_lb_queued_total", "Requests that waited for admission.", admission_->queued());
   if (const AdaptiveLimit* a = admission_->adaptive()) {
-    line("spindle_lb_in_flight_limit_cuts_total", a->cuts());
-    body += "spindle_lb_upstream_latency_floor_seconds " +
-            std::to_string(static_cast<double>(a->floor_ns()) / 1e9) + "\n";
+    counter("spindle_lb_in_flight_limit_cuts_total", "Times the adaptive limit was cut.",
+            a->cuts());
+    gauge("spindle_lb_upstream_latency_floor_seconds",
+          "The adaptive limit's estimate of the backends' unloaded latency.",
+          static_cast<double>(a->floor_ns()) / 1e9);
   }
   const http::ServerStats clients = server_->stats();
-  line("spindle_lb_client_connections", static_cast<std::uint64_t>(clients.active));
-  line("spindle_lb_client_connections_refused_total", clients.rejected);
-  line("spindle_lb_max_connections", max_connections_);
-  line("spindle_lb_backends", registry_->size());
-  line("spindle_lb_panic", registry_->in_panic() ? 1 : 0);
-  line("spindle_lb_panic_sweeps_total", registry_->panic_sweeps());
-  line("spindle_lb_ejections_total", registry_->ejections());
-  const runtime::Stats rs = runtime::current_stats();
-  line("spindle_runtime_threads", static_cast<std::uint64_t>(rs.threads));
-  line("spindle_runtime_idle_threads", static_cast<std::uint64_t>(rs.idle_threads));
-  line("spindle_runtime_goroutines", static_cast<std::uint64_t>(rs.live_goroutines));
-  line("spindle_runtime_goroutines_created_total", rs.goroutines_created);
-  line("spindle_runtime_steals_total", rs.steals);
-  line("spindle_runtime_global_takes_total", rs.global_takes);
-  line("spindle_runtime_thread_wakeups_total", rs.thread_wakeups);
-  line("spindle_runtime_netpoll_polls_total", rs.netpoll_polls);
-  line("spindle_runtime_netpoll_events_total", rs.netpoll_events);
-  line("spindle_runtime_handoffs_total", rs.handoffs);
-  line("spindle_runtime_preemptions_total", rs.preemptions);
-  (void)w.reply(200, body, text);
+  gauge("spindle_lb_client_connections", "Client connections open.",
+        static_cast<double>(clients.active));
+  counter("spindle_lb_client_connections_refused_total",
+          "Client connections answered 503 at --max-connections.", clients.rejected);
+  gauge("spindle_lb_max_connections", "Client connections served at once, at most.",
+        static_cast<double>(max_connections_));
+  gauge("spindle_lb_backends", "Backends known (registered or static).",
+        static_cast<double>(registry_->size()));
+  gauge("spindle_lb_panic", "1 while the panic threshold keeps backends that would expire.",
+        registry_->in_panic() ? 1 : 0);
+  counter("spindle_lb_panic_sweeps_total", "Sweeps that ran under the panic threshold.",
+          registry_->panic_sweeps());
+  counter("spindle_lb_ejections_total", "Backends ejected as outliers.", registry_->ejections());
+  m.family("spindle_lb_request_duration_seconds", MetricType::kHistogram,
+           "Proxied requests from the head read to the response written (any status).");
+  m.histogram(request_seconds_.snapshot().sample());
+  // Per backend, labelled by name and URL.
+  const std::vector<BackendStatus> rows = registry_->status(runtime::Clock::now());
+  auto per_backend = [&](const char* name, MetricType type, const char* help, auto value) {
+    m.family(name, type, help);
+    for (const BackendStatus& b : rows) {
+      m.sample(static_cast<double>(value(b)), {{"backend", b.name}, {"url", b.url}});
+    }
+  };
+  per_backend("spindle_lb_backend_healthy", MetricType::kGauge,
+              "1 if the backend takes traffic (heartbeating or static, not ejected).",
+              [](const BackendStatus& b) { return b.healthy && !b.ejected ? 1 : 0; });
+  per_backend("spindle_lb_backend_ejected", MetricType::kGauge,
+              "1 while the backend is ejected as an outlier.",
+              [](const BackendStatus& b) { return b.ejected ? 1 : 0; });
+  per_backend("spindle_lb_backend_in_flight", MetricType::kGauge,
+              "Requests in flight to the backend.",
+              [](const BackendStatus& b) { return b.in_flight; });
+  per_backend("spindle_lb_backend_requests_total", MetricType::kCounter,
+              "Requests the backend answered.", [](const BackendStatus& b) { return b.requests; });
+  per_backend("spindle_lb_backend_failures_total", MetricType::kCounter,
+              "Exchanges with the backend that failed (connect, reset, timeout, bad answer).",
+              [](const BackendStatus& b) { return b.failures; });
 }
 
 }  // namespace spindle::lb

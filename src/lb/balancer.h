@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "debug/debug_handler.h"
+#include "debug/histogram.h"
 #include "http/client.h"
 #include "http/server.h"
 #include "lb/admin.h"
@@ -86,7 +88,9 @@ class Balancer {
  private:
   void handle(http::Request& req, http::ResponseWriter& w);
   void handle_admin(http::Request& req, http::ResponseWriter& w);
-  void debug(http::Request& req, http::ResponseWriter& w);
+  // The debug listener's /ready: why not ready ("draining", "no healthy backend"), or "".
+  std::string not_ready() const;
+  void write_metrics(debug::MetricsText& m) const;
   void sweep_loop(runtime::Chan<bool> done);
 
   const Config config_;
@@ -101,6 +105,8 @@ class Balancer {
   net::Listener debug_listener_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<http::Server> admin_server_;  // with --admin-listen
+  std::unique_ptr<debug::DebugHandler> debug_;
+  debug::Histogram request_seconds_{debug::Histogram::latency_bounds()};
   std::unique_ptr<http::Server> debug_server_;
   std::size_t max_connections_ = 0;
   runtime::Chan<bool> stop_ = runtime::make_chan<bool>(1);

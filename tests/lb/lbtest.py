@@ -336,7 +336,10 @@ class LbTestCase(unittest.TestCase):
         return p
 
     def start_backend(self, lb=None, *flags, name=None):
+        """spindle-backend without a debug listener unless flags give one."""
         args = [BACKEND_BIN]
+        if "--debug-listen" not in flags:
+            args += ["--debug-listen", "off"]
         if lb is not None:
             args += ["--lb", getattr(lb, "admin_url", lb.url)]
         if name:

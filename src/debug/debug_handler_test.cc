@@ -1,0 +1,82 @@
+#include "debug/debug_handler.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+
+#include "http/test_server.h"
+#include "runtime/runtime.h"
+
+namespace spindle::debug {
+namespace {
+
+using http::testing::TestServer;
+
+std::string get(const TestServer& s, std::string_view method, std::string_view target) {
+  net::Conn c = http::testing::dial(s);
+  const std::string req = std::string(method) + " " + std::string(target) +
+                          " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  EXPECT_TRUE(c.write(req).ok());
+  return http::testing::read_all(c);
+}
+
+TEST(DebugHandler, HealthReadinessMetricsAndIndex) {
+  runtime::Runtime rt(runtime::Options{.procs = 2});
+  std::atomic<bool> draining{false};
+  rt.run([&] {
+    DebugHandler debug(
+        {.program = "spindle-test",
+         .metrics =
+             [](MetricsText& m) { m.counter("spindle_test_things_total", "Things done.", 42); },
+         .not_ready = [&] { return draining ? "draining" : ""; }});
+    TestServer s([&](http::Request& r, http::ResponseWriter& w) { debug(r, w); });
+
+    EXPECT_TRUE(get(s, "GET", "/healthz").starts_with("HTTP/1.1 200 OK\r\n"));
+    std::string ready = get(s, "GET", "/ready");
+    EXPECT_TRUE(ready.starts_with("HTTP/1.1 200 OK\r\n")) << ready;
+    draining = true;
+    ready = get(s, "GET", "/ready");
+    EXPECT_TRUE(ready.starts_with("HTTP/1.1 503 ")) << ready;
+    EXPECT_TRUE(ready.ends_with("not ready: draining\n")) << ready;
+
+    const std::string metrics = get(s, "GET", "/metrics?x=1");
+    EXPECT_TRUE(metrics.starts_with("HTTP/1.1 200 OK\r\n")) << metrics;
+    EXPECT_NE(metrics.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
+    for (const char* want :
+         {"# TYPE spindle_runtime_goroutines gauge\nspindle_runtime_goroutines ",
+          "# TYPE spindle_runtime_threads gauge\n", "# TYPE process_cpu_seconds_total counter\n",
+          "\nprocess_open_fds ", "\nprocess_resident_memory_bytes ",
+          "\nspindle_test_things_total 42\n"}) {
+      EXPECT_NE(metrics.find(want), std::string::npos) << want;
+    }
+
+    const std::string index = get(s, "GET", "/debug/pprof/");
+    EXPECT_TRUE(index.starts_with("HTTP/1.1 200 OK\r\n"));
+    EXPECT_NE(index.find("spindle-test debug listener"), std::string::npos);
+    EXPECT_NE(index.find("Not served yet:"), std::string::npos);
+
+    const std::string head = get(s, "HEAD", "/healthz");
+    EXPECT_TRUE(head.starts_with("HTTP/1.1 200 OK\r\n"));
+    EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;  // no body
+    EXPECT_TRUE(get(s, "POST", "/metrics").starts_with("HTTP/1.1 405 "));
+    EXPECT_TRUE(get(s, "GET", "/nothing").starts_with("HTTP/1.1 404 "));
+    s.stop();
+  });
+}
+
+TEST(DebugHandler, ServeLeavesOtherPathsToTheProgram) {
+  runtime::Runtime rt(runtime::Options{.procs = 1});
+  rt.run([&] {
+    DebugHandler debug({.program = "p", .metrics = {}, .not_ready = {}});
+    TestServer s([&](http::Request& r, http::ResponseWriter& w) {
+      if (!debug.serve(r, w)) (void)w.reply(200, "mine\n");
+    });
+    EXPECT_TRUE(get(s, "GET", "/other").ends_with("\r\n\r\nmine\n"));
+    EXPECT_TRUE(get(s, "GET", "/healthz").ends_with("\r\n\r\nok\n"));
+    s.stop();
+  });
+}
+
+}  // namespace
+}  // namespace spindle::debug
