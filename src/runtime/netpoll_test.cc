@@ -23,11 +23,10 @@ namespace {
 using namespace std::chrono_literals;
 using testing::RuntimeTest;
 
-#if defined(SPINDLE_TSAN) || defined(SPINDLE_ASAN)
-constexpr auto kSlack = 150ms;
-#else
-constexpr auto kSlack = 50ms;
-#endif
+// How late a deadline may fire here: enough to tell "fired" from "fired at the far deadline"
+// (10 s) or "never", on a loaded machine and under sanitizers. Lateness itself is measured by
+// benchmarks, not here (85 ms late was seen at 8 Ps on 2 loaded cores).
+constexpr auto kSlack = 1s;
 
 struct Pair {
   int fd[2] = {-1, -1};
