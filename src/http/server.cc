@@ -116,9 +116,12 @@ class ServerConn {
   void stop_watch();
   bool client_gone() const { return gone_.load(std::memory_order_acquire); }
 
-  // Writes out_ and `extra` (no copy), with the write deadline; clears out_.
+  // Writes out_ and `extra` (no copy), with the write deadline; clears out_. On the handler's
+  // goroutine (or the connection's, outside the handler).
   Result<void> send(std::span<const std::string_view> extra = {});
+  // Expect: 100-continue; see "100 Continue" below.
   void send_continue();
+  void settle_continue();
   bool closing() const { return closing_ || server_->shutting_down_.load(); }
   void set_closing() { closing_ = true; }
 
@@ -154,8 +157,16 @@ class ServerConn {
   std::atomic<int> state_{kActive};
   bool closing_ = false;
   bool linger_ = false;  // close with a lingering close: the client may still be sending
-  bool continue_sent_ = false;
   std::uint64_t requests_ = 0;
+  // 100 Continue. The body's first read sends it, and that read may run on a goroutine the
+  // handler started (a proxy's upstream body writer) while the handler writes its response,
+  // so the two writers are serialised: send_continue() writes the 100 with continue_mu_ held
+  // and only while it is owed; send() first settles it (settle_continue): a 100 being written
+  // is waited for, one not sent yet is withheld, since it would follow the final response.
+  // Only one goroutine writes the socket at a time, and a 100 never follows the response.
+  enum Continue : std::uint8_t { kNotExpected, kOwed, kSent, kWithheld };
+  std::atomic<std::uint8_t> continue_{kNotExpected};
+  runtime::Mutex continue_mu_;
   // The disconnect watcher (at most one per request): a read hook on the connection, whose
   // goroutine (run_watch) exists only once the client sent or closed something meanwhile.
   struct Watch {
@@ -173,6 +184,7 @@ class ServerConn {
 };
 
 Result<void> ServerConn::send(std::span<const std::string_view> extra) {
+  settle_continue();
   if (opts_.write_timeout != net::kNoTimeout) {
     (void)conn_.set_write_deadline(Clock::now() + opts_.write_timeout);
   }
@@ -193,11 +205,29 @@ Result<void> ServerConn::send(std::span<const std::string_view> extra) {
   return {};
 }
 
+// Before the body's first read from the connection, on the goroutine reading the body. Writes
+// the 100 directly, not through out_ (the handler's): out_ holds at most this request's
+// unsent answer then, since run_request flushes earlier answers before a body that is not in
+// the buffer yet, and a body that is needs no read.
 void ServerConn::send_continue() {
-  if (writer_.header_written()) return;
-  out_ += "HTTP/1.1 100 Continue\r\n\r\n";
-  continue_sent_ = true;
-  (void)send();
+  runtime::MutexLock lock(continue_mu_);
+  if (continue_.load(std::memory_order_relaxed) != kOwed) return;
+  if (opts_.write_timeout != net::kNoTimeout) {
+    (void)conn_.set_write_deadline(Clock::now() + opts_.write_timeout);
+  }
+  (void)conn_.write("HTTP/1.1 100 Continue\r\n\r\n");
+  // Pairs with the acquire load in settle_continue: a send() that reads kSent without the
+  // lock starts writing after this write has returned.
+  continue_.store(kSent, std::memory_order_release);
+}
+
+// Before any byte goes out: waits for a 100 being written, or withholds one not sent yet.
+void ServerConn::settle_continue() {
+  if (continue_.load(std::memory_order_acquire) != kOwed) return;
+  runtime::MutexLock lock(continue_mu_);
+  if (continue_.load(std::memory_order_relaxed) == kOwed) {
+    continue_.store(kWithheld, std::memory_order_relaxed);
+  }
 }
 
 bool ServerConn::wait_for_request() {
@@ -292,7 +322,7 @@ bool ServerConn::run_request() {
   }
   in_.pin();
   body_.start(&conn_, &in_, framing, Side::kClient, opts_.limits, opts_.body_read_timeout);
-  continue_sent_ = false;
+  continue_.store(head.expect_continue ? kOwed : kNotExpected, std::memory_order_relaxed);
   if (head.expect_continue) {
     body_.set_before_first_read([](void* c) { static_cast<ServerConn*>(c)->send_continue(); },
                                 this);
@@ -329,7 +359,8 @@ bool ServerConn::finish_request(const RequestHead& head) {
   bool drain = false;
   if (!body_.done() && !body_.discard_buffered()) {
     const std::optional<std::uint64_t> rest = body_.remaining_length();
-    const bool awaiting_continue = head.expect_continue && !continue_sent_;
+    const bool awaiting_continue =
+        head.expect_continue && continue_.load(std::memory_order_relaxed) != kSent;
     drain = clean && !closing() && !body_.failed() && !awaiting_continue && rest &&
             *rest <= opts_.max_unread_body;
     if (!drain) {

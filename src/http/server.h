@@ -69,7 +69,9 @@ class Request {
   std::string_view remote_ip() const;
 
   // The request body, streamed: next() returns views into the connection buffer. Reading it
-  // first sends "100 Continue" if the client asked for it.
+  // first sends "100 Continue" if the client asked for it and no byte of the response has gone
+  // out; it may be read on another goroutine than the handler's (one at a time, joined before
+  // the handler returns): the 100 and the response are never written at once.
   BodyReader& body() { return *body_; }
 
   // Calls on_gone (on another goroutine) if the client closes or resets the connection

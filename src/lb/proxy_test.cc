@@ -492,6 +492,80 @@ TEST_P(ProxyTest, OverloadIs503WithRetryAfter) {
   });
 }
 
+// Expect: 100-continue with a chunked body, and a backend that answers at once: the upstream
+// body writer's first read of the client's body sends the 100 while the handler streams the
+// backend's answer to the same client. Both wrote the client's socket at once and spindle-lb
+// aborted ("two goroutines write on one socket"). The 100 goes out whole before the answer,
+// or not at all; either way the body reaches the backend.
+TEST_P(ProxyTest, ExpectContinueWithAStreamedBodyAndAnEarlyAnswer) {
+  run([] {
+    net::Listener backend = std::move(*net::listen("127.0.0.1:0"));
+    std::atomic<int> bodies{0};
+    runtime::WaitGroup accepting;
+    accepting.add(1);
+    runtime::go([&] {
+      runtime::WaitGroup conns;
+      for (;;) {
+        auto c = backend.accept();
+        if (!c) break;
+        conns.add(1);
+        runtime::go([&, c = std::move(*c)]() mutable {
+          (void)c.set_deadline(Clock::now() + 10s);
+          runtime::testing::spin_ns(runtime::testing::thread_rand() % 40'000);
+          (void)c.write(
+              "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+              "5\r\nearly\r\n");
+          std::string got;
+          char buf[4096];
+          while (got.find("\r\n0\r\n\r\n") == std::string::npos) {
+            auto n = c.read(buf);
+            if (!n || *n == 0) break;
+            got.append(buf, *n);
+          }
+          if (got.find("hello") != std::string::npos) bodies.fetch_add(1);
+          (void)c.write("0\r\n\r\n");
+          (void)c.close();
+          conns.done();
+        });
+      }
+      conns.wait();
+      accepting.done();
+    });
+    Lb lb;
+    lb.add(backend.address().to_string());
+    net::Conn c = http::testing::dial(lb.server);
+    constexpr int kRounds = 200;
+    for (int i = 0; i < kRounds; ++i) {
+      ASSERT_TRUE(c.write("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                          "Transfer-Encoding: chunked\r\n\r\n")
+                      .ok());
+      std::string got;
+      char buf[4096];
+      while (got.find("early\r\n") == std::string::npos) {
+        auto n = c.read(buf);
+        ASSERT_TRUE(n && *n > 0) << got;
+        got.append(buf, *n);
+      }
+      const std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      const std::size_t answer_at = got.starts_with(kContinue) ? kContinue.size() : 0;
+      ASSERT_EQ(got.find("HTTP/1.1 200 OK\r\n"), answer_at) << got;
+      ASSERT_EQ(got.find("100 Continue", answer_at), std::string::npos) << got;
+      ASSERT_TRUE(c.write("5\r\nhello\r\n0\r\n\r\n").ok());
+      while (got.find("\r\n0\r\n\r\n", answer_at) == std::string::npos) {
+        auto n = c.read(buf);
+        ASSERT_TRUE(n && *n > 0) << got;
+        got.append(buf, *n);
+      }
+    }
+    EXPECT_EQ(bodies.load(), kRounds);
+    EXPECT_EQ(lb.registry.snapshot()->backends[0]->failures.load(), 0u);
+    (void)c.close();
+    lb.server.stop();
+    (void)backend.close();
+    accepting.wait();
+  });
+}
+
 TEST_P(ProxyTest, ClientDisconnectCancelsTheUpstreamRequest) {
   run([] {
     TestServer slow([](http::Request&, http::ResponseWriter& w) {
