@@ -192,8 +192,7 @@ const char* BodyDecoder::on_chunk_line(std::string_view line) {
   if (digits > kMaxChunkSizeDigits) return "chunk size too long";
   std::uint64_t n = 0;
   for (char c : line.substr(0, digits)) {
-    const char l = chars::to_lower(c);
-    n = (n << 4) | static_cast<std::uint64_t>(l <= '9' ? l - '0' : l - 'a' + 10);
+    n = (n << 4) | static_cast<std::uint64_t>(chars::hex_value(c));
   }
   if (const char* why = check_chunk_extensions(line.substr(digits))) return why;
   remaining_ = n;

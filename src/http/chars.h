@@ -1,6 +1,7 @@
-// Character classes of RFC 9110/9112 (token, field value, target, hex digits) as one 256-entry
-// table, and ASCII case-insensitive comparison. Internal to src/http: the parser, the body
-// decoder and the message helpers classify bytes only through these.
+// Character classes of RFC 9110/9112 and RFC 3986 (token, field value, target, hex digits,
+// unreserved) as one 256-entry table, hex digit values, and ASCII case-insensitive comparison.
+// The parser, the body decoder, the message helpers and the balancer's path normalisation
+// classify bytes only through these.
 #pragma once
 
 #include <array>
@@ -18,6 +19,7 @@ enum Class : std::uint8_t {
   kDigit = 1 << 4,       // DIGIT
   kQuoted = 1 << 5,      // qdtext: inside a quoted-string (chunk extension values)
   kHost = 1 << 6,        // reg-name, IP-literal and port characters of a Host value
+  kUnreserved = 1 << 7,  // RFC 3986 unreserved: ALPHA, DIGIT, "-", ".", "_", "~"
 };
 
 constexpr std::array<std::uint8_t, 256> make_table() {
@@ -40,6 +42,7 @@ constexpr std::array<std::uint8_t, 256> make_table() {
     if (alpha || digit || kHostPunct.find(static_cast<char>(c)) != std::string_view::npos) {
       f |= kHost;
     }
+    if (alpha || digit || c == '-' || c == '.' || c == '_' || c == '~') f |= kUnreserved;
     t[c] = f;
   }
   return t;
@@ -48,6 +51,14 @@ constexpr std::array<std::uint8_t, 256> make_table() {
 inline constexpr std::array<std::uint8_t, 256> kTable = make_table();
 
 constexpr bool is(char c, Class cls) { return kTable[static_cast<unsigned char>(c)] & cls; }
+
+// The value of a hex digit (0-15), -1 for any other byte.
+constexpr int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 
 // True when every byte of s is in cls (true for an empty s).
 constexpr bool all_of(std::string_view s, Class cls) {

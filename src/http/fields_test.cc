@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "http/chars.h"
+
 namespace spindle::http {
 namespace {
 
@@ -53,6 +55,22 @@ TEST(FieldLine, SplitsNameAndTrimmedValue) {
   ASSERT_EQ(parse_field_line("Empty:", &h), nullptr);
   EXPECT_EQ(h.value, "");
   ASSERT_EQ(parse_field_line("X: caf\xc3\xa9", &h), nullptr);  // obs-text is allowed
+}
+
+TEST(Chars, HexValuesAndUnreserved) {
+  EXPECT_EQ(chars::hex_value('0'), 0);
+  EXPECT_EQ(chars::hex_value('9'), 9);
+  EXPECT_EQ(chars::hex_value('a'), 10);
+  EXPECT_EQ(chars::hex_value('F'), 15);
+  for (char c : std::string_view("gG/:@` \x80")) EXPECT_EQ(chars::hex_value(c), -1) << c;
+  for (int c = 0; c < 256; ++c) {
+    EXPECT_EQ(chars::is(static_cast<char>(c), chars::kHex),
+              chars::hex_value(static_cast<char>(c)) >= 0);
+  }
+  for (char c : std::string_view("azAZ09-._~")) EXPECT_TRUE(chars::is(c, chars::kUnreserved)) << c;
+  for (char c : std::string_view("%/?#[]@!$&'()*+,;= \x7f\x80")) {
+    EXPECT_FALSE(chars::is(c, chars::kUnreserved)) << c;
+  }
 }
 
 }  // namespace

@@ -2,21 +2,13 @@
 
 #include <vector>
 
+#include "http/chars.h"
+
 namespace spindle::lb {
 
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool unreserved(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
+namespace chars = http::chars;
 
 // The path part of an origin- or absolute-form target, without the query.
 std::string_view path_part(std::string_view target) {
@@ -44,10 +36,11 @@ std::string_view normalized_path(std::string_view target, std::string* scratch) 
   std::string decoded;
   decoded.reserve(path.size());
   for (std::size_t i = 0; i < path.size(); ++i) {
-    if (path[i] == '%' && i + 2 < path.size() && hex_value(path[i + 1]) >= 0 &&
-        hex_value(path[i + 2]) >= 0) {
-      const char c = static_cast<char>(hex_value(path[i + 1]) * 16 + hex_value(path[i + 2]));
-      if (unreserved(c)) {
+    if (path[i] == '%' && i + 2 < path.size() && chars::is(path[i + 1], chars::kHex) &&
+        chars::is(path[i + 2], chars::kHex)) {
+      const char c =
+          static_cast<char>(chars::hex_value(path[i + 1]) * 16 + chars::hex_value(path[i + 2]));
+      if (chars::is(c, chars::kUnreserved)) {
         decoded += c;
         i += 2;
         continue;
