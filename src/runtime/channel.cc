@@ -1,15 +1,20 @@
 // Channels
 //
-// What. A channel is a ChanCore shared by Chan<T> handles: one lock, a ring buffer of cap_
-// slots, and two FIFO queues of parked goroutines, recvq_ (waiting for a value) and sendq_
-// (waiting to hand one over). Element types are erased behind an ElemOps table, so the core and
-// select (select.cc) are compiled once and one select can mix channels of different types.
-// Go's src/runtime/chan.go is the model; the code here is our own.
+// What. A channel is a ChanCore shared by Chan<T> handles: one lock (a SpinLock), a ring
+// buffer of cap_ slots, and two FIFO queues of parked goroutines, recvq_ (waiting for a value)
+// and sendq_ (waiting to hand one over). Element types are erased behind an ElemOps table
+// (move-construct, emplace into std::optional<T>, reset, destroy), so the core and select
+// (select.cc) are compiled once and one select can mix channels of different types. Go's
+// src/runtime/chan.go is the model; the code here is our own. docs/runtime.md, "Channels and
+// select", has the user's view.
 //
 // Vocabulary. A Waiter (Go's sudog) records one parked operation: the goroutine, a pointer to
 // its value (send: the T to move from; receive: the std::optional<T> to fill), and a success
 // flag. It lives on the parked goroutine's own stack, so parking allocates nothing. A select
-// parks with one Waiter per case, all marked is_select.
+// parks with one Waiter per case, all marked is_select. Hand-off: a party that finds a parked
+// partner completes the partner's operation itself (moves the value directly between the two
+// stacks), sets g->param to the partner's Waiter and readies it; the woken goroutine never
+// retries.
 //
 // Invariants (all under the channel lock).
 //   I1. recvq_ non-empty  => count_ == 0 (and no sender is parked): a value never waits in the
@@ -19,9 +24,9 @@
 //       queues on a closed channel: send fails fatally, receive returns "closed").
 //   I4. A queued Waiter's goroutine is parked, or is about to be: it enqueued under the lock,
 //       and the lock is released only after it has been switched out (step 3 below).
-//   I5. A select goroutine is completed by exactly one Waiter: the first party to flip
-//       g->select_done from 0 to 1 (under its own channel's lock) owns the wake-up; the others
-//       drop that goroutine's Waiters from their queues when they meet them.
+//   I5. A select goroutine is completed by at most one of its Waiters: the first party to
+//       flip g->select_done from 0 to 1 (under its own channel's lock) owns the wake-up; the
+//       others drop that goroutine's Waiters from their queues when they meet them.
 //
 // Protocol for one operation (send shown; receive is symmetric):
 //   1. Lock the channel. If closed: unlock, fatal "send on closed channel".

@@ -27,7 +27,7 @@ void BM_SpindleSwitchRoundTrip(benchmark::State& state) {
 }
 BENCHMARK(BM_SpindleSwitchRoundTrip);
 
-// As Scheduler::execute: the goroutine's exception state enters the thread before the switch
+// As Machine::execute: the goroutine's exception state enters the thread before the switch
 // and leaves it after.
 void BM_SpindleSwitchWithExceptionStateRoundTrip(benchmark::State& state) {
   Stack stack = Stack::allocate(64 * 1024);

@@ -1,14 +1,13 @@
 // Processor (P): the right to run goroutines. A Machine (thread) must hold a P to run Go code;
-// there are exactly Options::procs of them. Each owns a local run queue and a cache of free
-// goroutines and of stacks. See "Processors" in scheduler.cc's design comment.
+// there are exactly Options::procs of them. Each owns a local run queue, a timer heap, and a
+// cache of free goroutines and of stacks. Which M holds it is the handshake below.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <vector>
 
+#include "runtime/goroutine_cache.h"
 #include "runtime/run_queue.h"
-#include "runtime/stack.h"
 #include "runtime/timer.h"
 
 namespace spindle::runtime {
@@ -53,17 +52,10 @@ struct Processor {
   int64_t sysmon_syscallwhen = 0;
 
   Machine* m = nullptr;            // the M holding this P, or null when idle
-  Processor* idle_next = nullptr;  // link in Scheduler's idle list (under its lock)
+  Processor* idle_next = nullptr;  // link in Idle's P list (under the scheduler lock)
 
-  // Dead goroutines kept for reuse (Go's p.gFree), and stacks of dead goroutines for the next
-  // goroutine that starts running. Owner only.
-  Goroutine* gfree = nullptr;
-  int gfree_count = 0;
-  std::vector<Stack> stack_cache;
-
-  // Goroutine ids handed out in batches so spawning doesn't contend on one counter.
-  uint64_t goid_next = 0;
-  uint64_t goid_end = 0;
+  // Free goroutines, stacks and goroutine ids for this P's spawns (goroutine_cache.h).
+  GoroutineCache::Local cache;
 };
 
 }  // namespace spindle::runtime

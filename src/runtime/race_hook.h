@@ -24,7 +24,7 @@ enum class RacePoint : uint8_t {
   kPollRecycle,       // poll_close: pd is about to go back to the free list (obj: pd)
   kReadHookArm,       // poll_arm_read_hook: about to publish the hook (obj: pd)
   kReadHookDisarm,    // poll_disarm_read_hook: about to take the hook back (obj: pd)
-  kDropPRecheck,      // drop_p_and_recheck: P released, still spinning, about to stop and recheck
+  kDropPRecheck,      // stop_spinning_and_recheck: P released, still spinning, about to stop
   kSysmonDeepSleep,   // sysmon: every P idle for a while, about to sleep until woken
 };
 

@@ -1,6 +1,6 @@
 // The scheduler's interface to the rest of the runtime: parking and readying goroutines.
 // Channels, select, sync primitives, timers and the netpoller are built on park() and ready().
-// The scheduler itself (Scheduler, Processor, Machine) is described at the top of scheduler.cc.
+// The scheduler itself (Scheduler and its parts) is described at the top of scheduler.cc.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,6 @@
-// Scheduler: the process-wide state shared by all Ps and Ms (Go's `sched` and `allp`). Only
-// runtime files include this; the design is at the top of scheduler.cc.
+// Scheduler: the process-wide state shared by all Ps and Ms (Go's `sched` and `allp`), and
+// the parts it is made of. Only runtime files include this; the map of the parts is at the
+// top of scheduler.cc.
 #pragma once
 
 #include <atomic>
@@ -11,9 +12,13 @@
 #include "base/task.h"
 #include "base/thread_annotations.h"
 #include "base/thread_mutex.h"
+#include "runtime/global_run_queue.h"
 #include "runtime/goroutine.h"
+#include "runtime/goroutine_cache.h"
+#include "runtime/idle.h"
 #include "runtime/machine.h"
 #include "runtime/netpoll_internal.h"
+#include "runtime/note.h"
 #include "runtime/processor.h"
 #include "runtime/race_hook.h"
 #include "runtime/runtime.h"
@@ -39,8 +44,6 @@ class Scheduler {
   void lock_os_thread();
   void unlock_os_thread();
   bool can_spin(int iteration);
-  // Switches the finished goroutine g (the caller) to g0 for good.
-  [[noreturn]] void exit_current(Goroutine* g);
 
   // Timers (timer.cc) and the netpoller (netpoll.cc).
   void add_timer(RuntimeTimer* t);
@@ -54,23 +57,11 @@ class Scheduler {
   int64_t live_goroutines() const { return live_.load(std::memory_order_acquire); }
 
  private:
-  friend void machine_main(Scheduler* s, Machine* m);
+  friend class Idle;
+  friend class Machine;
   friend class PUse;
 
-  // Scheduling loop, on g0 of each M.
-  void schedule(Machine* m);
-  Goroutine* find_runnable(Machine* m);
-  Goroutine* find_local(Machine* m);
-  Goroutine* drop_p_and_recheck(Machine* m);
-  Goroutine* steal_work(Processor* p);
-  void execute(Machine* m, Goroutine* g);
-  Goroutine* after_switch(Machine* m, Goroutine* g);
-  void switch_to_g0(Machine* m, Goroutine* g, AfterSwitch after);
-  void reset_spinning(Machine* m);
-  bool claim_for_g0(Machine* m);
-  bool take_idle_p(Machine* m);
-
-  // Timers and netpoll in the scheduling loop.
+  // Timers and netpoll in the scheduling loop (scheduler_poll.cc).
   void run_timers(Processor* p, int64_t now);
   void run_all_timers(int64_t now);
   int64_t nearest_timer() const;
@@ -79,78 +70,61 @@ class Scheduler {
   Goroutine* run_polled(Processor* p, GList& list);
   void inject_list(GList& list);
   Goroutine* block_in_poller(Machine* m);
-  void make_runnable(Goroutine* g);
 
   // sysmon (sysmon.cc).
   void sysmon_main();
   int retake(int64_t now);
+  // sysmon sleeps until woken once the runtime has been idle for a while: a P going busy wakes
+  // it (rare: only the first transition after such a sleep pays the futex wake). Every taker
+  // of an idle P calls this after Idle::p_get (Idle::take_p, Idle::start_m, and the spinning
+  // M's recheck). A store then a load on each side: the taker decrements the idle P count
+  // (seq_cst) then loads sysmon_sleeping_ (seq_cst); sysmon stores sysmon_sleeping_ then loads
+  // the idle P count (both seq_cst), so either sysmon sees the busy P and does not sleep, or
+  // we see it asleep.
+  void wake_sysmon() {
+    if (sysmon_sleeping_.load(std::memory_order_seq_cst) && sysmon_sleeping_.exchange(false)) {
+      sysmon_note_.wakeup();
+    }
+  }
 
-  // Run queues.
+  // Where goroutines become runnable. make_runnable is the one place a parked goroutine
+  // becomes runnable (ready, a poll's batch); runq_put queues one on P p (the caller's own);
+  // inject queues one from a thread without a P.
+  void make_runnable(Goroutine* g);
   void runq_put(Processor* p, Goroutine* g, bool next);
   bool runq_put_slow(Processor* p, Goroutine* g);
-  void global_put(Goroutine* g) REQUIRES(mu_);
-  Goroutine* global_get(Processor* p, uint32_t max) REQUIRES(mu_);
   void inject(Goroutine* g);
+  void init_goroutine(Goroutine* g, uint64_t id, base::Task fn);
 
-  // Ps and Ms.
-  void wake_p();
-  void start_m(Processor* p, bool spinning);
-  void stop_m(Machine* m);
-  void hand_off_p(Processor* p);
-  void start_locked_m(Machine* m, Goroutine* g);
-  void stop_locked_m(Machine* m);
-  void acquire_p(Machine* m, Processor* p);
-  Processor* release_p(Machine* m);
-  Processor* idle_p_get() REQUIRES(mu_);
-  void idle_p_put(Processor* p) REQUIRES(mu_);
-  Machine* idle_m_get() REQUIRES(mu_);
   Machine* new_m(Processor* p, bool spinning) REQUIRES(mu_);
   void check_dead() REQUIRES(mu_);
 
-  // Goroutine allocation.
-  Goroutine* g_get(Processor* p);
-  void g_put(Processor* p, Goroutine* g);
-  uint64_t next_goid(Processor* p);
-  void init_goroutine(Goroutine* g, uint64_t id, base::Task fn);
-  Stack stack_get(Processor* p);
-  void stack_put(Processor* p, Stack s);
-  void global_stack_put(Stack s) REQUIRES(mu_);
-
   static std::atomic<Scheduler*> instance_;
-  static constexpr size_t kStackCacheBatch = 16;
   // Goroutines a poll must queue (beyond the one the polling M runs) to wake another M.
   static constexpr int kWakeBatch = 3;
-  static constexpr size_t kGlobalStackCacheMax = 1024;
 
-  const size_t stack_size_;
+  // What the scheduler lock guards, by the part that owns it. Each part's functions take their
+  // share as an argument, so only a caller holding the lock can name it.
+  struct Locked {
+    GlobalRunQueue::Locked runq;
+    Idle::Locked idle;
+    std::vector<std::unique_ptr<Machine>> allm;  // every M, never freed before the Runtime
+    bool stopping = false;                       // ~Scheduler: Ms must not park any more
+  };
+
   std::vector<std::unique_ptr<Processor>> allp_;
   std::vector<uint32_t> coprimes_;  // of allp_.size(): random stealing order
 
-  base::ThreadMutex allg_mu_;
-  std::vector<Goroutine*> allg_ GUARDED_BY(allg_mu_);  // every G ever allocated (reused, not freed)
+  mutable base::ThreadMutex mu_;  // Go's sched.lock
+  Locked locked_ GUARDED_BY(mu_);
+  GoroutineCache cache_;  // its global lists are under mu_ too
 
-  mutable base::ThreadMutex mu_;  // Go's sched.lock: idle lists, global queue, M list
-  std::vector<std::unique_ptr<Machine>> allm_ GUARDED_BY(mu_);
-  Processor* idle_p_ GUARDED_BY(mu_) = nullptr;
-  Machine* idle_m_ GUARDED_BY(mu_) = nullptr;
-  int idle_m_count_ GUARDED_BY(mu_) = 0;
-  int idle_locked_m_count_ GUARDED_BY(mu_) = 0;
-  std::vector<Stack> global_stacks_ GUARDED_BY(mu_);
-  Goroutine* global_head_ GUARDED_BY(mu_) = nullptr;
-  Goroutine* global_tail_ GUARDED_BY(mu_) = nullptr;
-  Goroutine* global_free_ GUARDED_BY(mu_) = nullptr;
-  bool stopping_ GUARDED_BY(mu_) = false;
-
-  std::atomic<int64_t> global_size_{0};  // written under mu_, read racily as a hint
-  std::atomic<int> global_free_count_hint_{0};
-  std::atomic<int> idle_p_count_{0};      // Go's sched.npidle
-  std::atomic<int> spinning_m_count_{0};  // Go's sched.nmspinning
+  GlobalRunQueue global_;
+  Idle idle_;
   std::atomic<int> m_count_{0};
   std::atomic<int64_t> live_{0};
-  std::atomic<uint64_t> goid_gen_{0};
   std::atomic<uint64_t> created_{0};
   std::atomic<uint64_t> steals_{0};
-  std::atomic<uint64_t> global_takes_{0};
   std::atomic<uint64_t> wakeups_{0};
   std::atomic<bool> shutting_down_{false};
   std::atomic<uint64_t> handoffs_{0};
@@ -162,7 +136,6 @@ class Scheduler {
   std::atomic<int64_t> last_poll_ns_{0};
 
   std::thread sysmon_;
-  void wake_sysmon();
   Note sysmon_note_;
   std::atomic<bool> sysmon_sleeping_{false};
 
@@ -171,6 +144,9 @@ class Scheduler {
   std::condition_variable main_cv_;
   std::atomic<int> main_active_{0};  // run() main goroutines alive (deadlock detection needs > 0)
 };
+
+// The entry point of every goroutine's stack (scheduler.cc): runs g->fn, then exits.
+void goroutine_entry(void* arg);
 
 // Fatal unless g may park (for `reason`), yield or enter blocking() (`call` names which): inside
 // blocking() the goroutine's P is in kSyscall, revocable by sysmon and owned by no scheduler code,

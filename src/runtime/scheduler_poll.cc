@@ -1,6 +1,6 @@
 // The scheduler's side of the netpoller and timers: blocking in the poller when every P is
 // idle, polling a shard for work, running what a poll readied, and the per-P timer heaps.
-// Split from scheduler.cc, whose design comment covers the whole scheduling loop;
+// Scheduler functions that the scheduling loop (machine.cc) calls;
 // docs/runtime.md, "Netpoller" and "Timers", has the reasoning.
 #include <string>
 
@@ -31,7 +31,7 @@ Goroutine* Scheduler::block_in_poller(Machine* m) {
   poll_until_.store(0);
   poller_blocked_.store(false);
   last_poll_ns_.store(now_ns(), std::memory_order_relaxed);
-  if (!take_idle_p(m)) {
+  if (!idle_.take_p(m)) {
     inject_list(list);
     return nullptr;
   }
@@ -70,7 +70,7 @@ Goroutine* Scheduler::run_polled(Processor* p, GList& list) {
     make_runnable(g);
     runq_put(p, g, false);
   }
-  if (batch) wake_p();
+  if (batch) idle_.wake_p();
   return first;
 }
 
@@ -83,10 +83,10 @@ void Scheduler::inject_list(GList& list) {
     base::ThreadMutexLock l(mu_);
     while (Goroutine* g = list.pop()) {
       make_runnable(g);
-      global_put(g);
+      global_.put(locked_.runq, g);
     }
   }
-  for (int i = 0; i < n && idle_p_count_.load() > 0; ++i) start_m(nullptr, false);
+  for (int i = 0; i < n && idle_.idle_p_count() > 0; ++i) idle_.start_m(nullptr, false);
 }
 
 void Scheduler::run_timers(Processor* p, int64_t now) {

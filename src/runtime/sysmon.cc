@@ -57,7 +57,7 @@ void Scheduler::sysmon_main() {
                                : delay;
     sysmon_note_.sleep_for(delay);
     if (shutting_down_.load()) break;
-    if (idle_p_count_.load() == procs()) {
+    if (idle_.idle_p_count() == procs()) {
       // Nothing runs now. Only once nothing has run for a while (the delay at its maximum
       // and no goroutine scheduled for 5 rounds, ~50 ms): return every cached stack page to
       // the kernel, then sleep until a P goes busy (wake_sysmon) or a minute passes.
@@ -72,7 +72,7 @@ void Scheduler::sysmon_main() {
       if (delay < kSysmonMaxNs || all_idle_rounds < kDeepSleepRounds) continue;
       scavenge_stacks(0, SIZE_MAX);
       sysmon_sleeping_.store(true);
-      if (idle_p_count_.load() == procs()) {
+      if (idle_.idle_p_count() == procs()) {
         race_point(RacePoint::kSysmonDeepSleep);
         sysmon_note_.sleep_for(60'000'000'000);
       }
@@ -90,8 +90,8 @@ void Scheduler::sysmon_main() {
       last_poll_ns_.store(now, std::memory_order_relaxed);
       inject_list(list);
     }
-    if (nearest_timer() < now - 1'000'000 && !poller_blocked_.load() && idle_p_count_.load() > 0) {
-      start_m(nullptr, false);
+    if (nearest_timer() < now - 1'000'000 && !poller_blocked_.load() && idle_.idle_p_count() > 0) {
+      idle_.start_m(nullptr, false);
     }
     idle_rounds = retake(now) > 0 ? 0 : idle_rounds + 1;
     // Released stacks beyond a reserve give their pages back, a few per round.
@@ -113,15 +113,15 @@ int Scheduler::retake(int64_t now) {
         continue;
       }
       // Don't hand off a P with nothing to do while others could help, unless long blocked.
-      if (p->runq.empty() && global_size_.load() == 0 &&
-          spinning_m_count_.load() + idle_p_count_.load() > 0 &&
+      if (p->runq.empty() && global_.size() == 0 &&
+          idle_.spinning_m_count() + idle_.idle_p_count() > 0 &&
           now - p->sysmon_syscallwhen < kLongSyscallNs) {
         continue;
       }
       if (p->status.compare_exchange_strong(word, kPStatusIdle)) {
         p->m = nullptr;
         handoffs_.fetch_add(1, std::memory_order_relaxed);
-        hand_off_p(p);
+        idle_.hand_off_p(p);
         ++taken;
       }
     } else if (state == PState::kRunning || state == PState::kBusy) {
@@ -131,20 +131,19 @@ int Scheduler::retake(int64_t now) {
         p->sysmon_schedwhen = now;
         continue;
       }
-      bool others_wait =
-          !p->runq.empty() || global_size_.load() > 0 || p->timers.next_when() <= now;
+      bool others_wait = !p->runq.empty() || global_.size() > 0 || p->timers.next_when() <= now;
       // Goroutines a poll queued without waking an M (run_polled) wait behind one that has
       // run for a while: let an idle P take them.
-      if (others_wait && now - p->sysmon_schedwhen >= kQueueWaitNs && idle_p_count_.load() > 0 &&
-          spinning_m_count_.load() == 0) {
-        wake_p();
+      if (others_wait && now - p->sysmon_schedwhen >= kQueueWaitNs && idle_.idle_p_count() > 0 &&
+          idle_.spinning_m_count() == 0) {
+        idle_.wake_p();
       }
       if (state == PState::kRunning && others_wait && now - p->sysmon_schedwhen >= kLongRunNs &&
           p->status.compare_exchange_strong(word, kPStatusIdle)) {
         p->m = nullptr;
         p->sysmon_schedwhen = now;
         preemptions_.fetch_add(1, std::memory_order_relaxed);
-        hand_off_p(p);
+        idle_.hand_off_p(p);
         ++taken;
       }
     }
@@ -185,13 +184,13 @@ void Scheduler::exit_blocking() {
     }
     m->p = nullptr;
   }
-  if (take_idle_p(m)) {
+  if (idle_.take_p(m)) {
     m->p->status.store(pstatus_word(m->id, PState::kRunning), std::memory_order_release);
     g->status.store(GStatus::kRunning, std::memory_order_relaxed);
     return;
   }
   // No P: queue the goroutine; this M parks in the scheduler loop.
-  switch_to_g0(m, g, AfterSwitch::kExitBlocking);
+  m->switch_to_g0(g, AfterSwitch::kExitBlocking);
 }
 
 void enter_blocking() { Scheduler::get()->enter_blocking(); }
