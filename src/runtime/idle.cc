@@ -34,7 +34,7 @@ void Idle::start_m(Processor* p, bool spinning) {
     }
   }
   s_.wakeups_.fetch_add(1, std::memory_order_relaxed);
-  s_.wake_sysmon();
+  s_.sysmon_.wake();
   Machine* m = m_get(idle);
   if (m == nullptr) {
     s_.new_m(p, spinning);
@@ -68,7 +68,7 @@ bool Idle::take_p(Machine* m) {
   }
   if (p == nullptr) return false;
   m->acquire_p(p);
-  s_.wake_sysmon();  // e.g. the poller M taking a P after every P was idle
+  s_.sysmon_.wake();  // e.g. the poller M taking a P after every P was idle
   return true;
 }
 
@@ -101,7 +101,7 @@ bool Idle::stop_spinning_and_recheck(Machine* m, Goroutine** g) {
       *g = s_.global_.get(s_.locked_.runq, p, 0);
       l.unlock();
       m->acquire_p(p);
-      s_.wake_sysmon();  // a P going busy, as in take_p: sysmon may have just gone to sleep
+      s_.sysmon_.wake();  // a P going busy, as in take_p: sysmon may have just gone to sleep
       start_spinning(m);
       return true;
     }

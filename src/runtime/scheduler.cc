@@ -20,9 +20,10 @@
 //   GlobalRunQueue  global_run_queue.h: the shared run queue and its fairness rule
 //   RunQueue        run_queue.h: a P's lock-free local queue
 //   GoroutineCache  goroutine_cache.h: free goroutines, stacks and ids, per P then global
+//   Sysmon          sysmon.h: the monitor thread; retaking Ps (fairness for long runners)
 //   Note            note.h: the futex word idle Ms sleep on
-//   scheduler_poll.cc (the netpoller and timers in the loop) and sysmon.cc (sysmon, blocking
-//   calls, fairness for long runners) are Scheduler functions.
+//   scheduler_poll.cc (the netpoller and timers in the loop) and blocking.cc (blocking calls)
+//   are Scheduler functions.
 //
 // The scheduler lock (mu_, Go's sched.lock) guards the global run queue, the idle lists, the M
 // list and the global goroutine and stack lists; the scheduling fast paths (a P's own queue,
@@ -152,7 +153,8 @@ Scheduler::Scheduler(int procs, size_t stack_size, int netpoll_shards)
     : cache_(mu_, stack_size),
       global_(procs),
       idle_(*this),
-      netpoll_(std::make_unique<Netpoll>(netpoll_shards)) {
+      netpoll_(std::make_unique<Netpoll>(netpoll_shards)),
+      sysmon_(*this) {
   SPINDLE_CHECK(procs >= 1, "at least one processor");
   Scheduler* expected = nullptr;
   SPINDLE_CHECK(instance_.compare_exchange_strong(expected, this),
@@ -162,13 +164,12 @@ Scheduler::Scheduler(int procs, size_t stack_size, int netpoll_shards)
   for (int i = 0; i < procs; ++i) allp_.push_back(std::make_unique<Processor>(i));
   for (int i = procs - 1; i >= 0; --i) idle_.p_put(locked_.idle, allp_[i].get());
   coprimes_ = coprimes_of(static_cast<uint32_t>(procs));
-  sysmon_ = std::thread([this] { sysmon_main(); });
+  sysmon_.start();
 }
 
 Scheduler::~Scheduler() {
   shutting_down_.store(true);
-  sysmon_note_.wakeup();
-  sysmon_.join();
+  sysmon_.stop();
   netpoll_->wake();
   std::vector<Machine*> ms;
   {

@@ -18,10 +18,10 @@
 #include "runtime/idle.h"
 #include "runtime/machine.h"
 #include "runtime/netpoll_internal.h"
-#include "runtime/note.h"
 #include "runtime/processor.h"
 #include "runtime/race_hook.h"
 #include "runtime/runtime.h"
+#include "runtime/sysmon.h"
 
 namespace spindle::runtime {
 
@@ -48,7 +48,7 @@ class Scheduler {
   // Timers (timer.cc) and the netpoller (netpoll.cc).
   void add_timer(RuntimeTimer* t);
   Netpoll& netpoll() { return *netpoll_; }
-  // Blocking calls (sysmon.cc).
+  // Blocking calls (blocking.cc).
   void enter_blocking();
   void exit_blocking();
 
@@ -60,6 +60,7 @@ class Scheduler {
   friend class Idle;
   friend class Machine;
   friend class PUse;
+  friend class Sysmon;
 
   // Timers and netpoll in the scheduling loop (scheduler_poll.cc).
   void run_timers(Processor* p, int64_t now);
@@ -70,22 +71,6 @@ class Scheduler {
   Goroutine* run_polled(Processor* p, GList& list);
   void inject_list(GList& list);
   Goroutine* block_in_poller(Machine* m);
-
-  // sysmon (sysmon.cc).
-  void sysmon_main();
-  int retake(int64_t now);
-  // sysmon sleeps until woken once the runtime has been idle for a while: a P going busy wakes
-  // it (rare: only the first transition after such a sleep pays the futex wake). Every taker
-  // of an idle P calls this after Idle::p_get (Idle::take_p, Idle::start_m, and the spinning
-  // M's recheck). A store then a load on each side: the taker decrements the idle P count
-  // (seq_cst) then loads sysmon_sleeping_ (seq_cst); sysmon stores sysmon_sleeping_ then loads
-  // the idle P count (both seq_cst), so either sysmon sees the busy P and does not sleep, or
-  // we see it asleep.
-  void wake_sysmon() {
-    if (sysmon_sleeping_.load(std::memory_order_seq_cst) && sysmon_sleeping_.exchange(false)) {
-      sysmon_note_.wakeup();
-    }
-  }
 
   // Where goroutines become runnable. make_runnable is the one place a parked goroutine
   // becomes runnable (ready, a poll's batch); runq_put queues one on P p (the caller's own);
@@ -135,9 +120,7 @@ class Scheduler {
   std::atomic<int64_t> poll_until_{0};       // its wake-up time; 0 while unknown
   std::atomic<int64_t> last_poll_ns_{0};
 
-  std::thread sysmon_;
-  Note sysmon_note_;
-  std::atomic<bool> sysmon_sleeping_{false};
+  Sysmon sysmon_;
 
   // Runtime::run's wait for its main goroutine.
   std::mutex main_mu_;

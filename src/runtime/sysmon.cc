@@ -1,4 +1,4 @@
-// sysmon and blocking calls.
+// Sysmon (sysmon.h): the monitor thread.
 //
 // sysmon is a thread with no P (Go's sysmon). It sleeps 20 us, doubling up to 10 ms after 50
 // rounds in which it had nothing to do, and sleeps until woken once no goroutine has run for
@@ -24,12 +24,12 @@
 // checked only at yield points (a loop without yield points would starve its P forever);
 // compiler-inserted checks (needs every library rebuilt).
 
+#include "runtime/sysmon.h"
+
 #include <algorithm>
 #include <cstdint>
-#include <string>
 
 #include "base/check.h"
-#include "runtime/blocking.h"
 #include "runtime/scheduler_internal.h"
 
 namespace spindle::runtime {
@@ -46,52 +46,63 @@ constexpr size_t kStackReserve = 1024;  // released stacks kept resident for qui
 constexpr size_t kScavengePerRound = 256;
 }  // namespace
 
-void Scheduler::sysmon_main() {
+void Sysmon::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Sysmon::stop() {
+  note_.wakeup();
+  thread_.join();
+}
+
+void Sysmon::run() {
+  Scheduler& s = s_;
   int idle_rounds = 0;
   int all_idle_rounds = 0;  // consecutive rounds with every P idle and nothing run meanwhile
   uint64_t idle_ticks = 0;  // the Ps' schedticks summed at the last all-idle round
   int64_t delay = kSysmonMinNs;
-  while (!shutting_down_.load()) {
+  while (!s.shutting_down_.load()) {
     delay = idle_rounds == 0   ? kSysmonMinNs
             : idle_rounds > 50 ? std::min(delay * 2, kSysmonMaxNs)
                                : delay;
-    sysmon_note_.sleep_for(delay);
-    if (shutting_down_.load()) break;
-    if (idle_.idle_p_count() == procs()) {
+    note_.sleep_for(delay);
+    if (s.shutting_down_.load()) break;
+    if (s.idle_.idle_p_count() == s.procs()) {
       // Nothing runs now. Only once nothing has run for a while (the delay at its maximum
       // and no goroutine scheduled for 5 rounds, ~50 ms): return every cached stack page to
-      // the kernel, then sleep until a P goes busy (wake_sysmon) or a minute passes.
+      // the kernel, then sleep until a P goes busy (wake) or a minute passes.
       // Sleeping whenever a round found every P idle cost a futex wake-up plus 50 rounds at
       // 20 us per idle-to-busy transition, which under moderate network load (Ps idle
       // between events) came to hundreds per second and ~3% of a proxy's CPU.
       ++idle_rounds;
       uint64_t ticks = 0;  // unchanged across rounds: nothing ran in between
-      for (auto& p : allp_) ticks += p->schedtick.load(std::memory_order_relaxed);
+      for (auto& p : s.allp_) ticks += p->schedtick.load(std::memory_order_relaxed);
       all_idle_rounds = ticks == idle_ticks ? all_idle_rounds + 1 : 0;
       idle_ticks = ticks;
       if (delay < kSysmonMaxNs || all_idle_rounds < kDeepSleepRounds) continue;
       scavenge_stacks(0, SIZE_MAX);
-      sysmon_sleeping_.store(true);
-      if (idle_.idle_p_count() == procs()) {
+      sleeping_.store(true);
+      if (s.idle_.idle_p_count() == s.procs()) {
         race_point(RacePoint::kSysmonDeepSleep);
-        sysmon_note_.sleep_for(60'000'000'000);
+        note_.sleep_for(60'000'000'000);
       }
-      sysmon_sleeping_.store(false);
+      sleeping_.store(false);
       idle_rounds = 0;
       all_idle_rounds = 0;
       continue;
     }
     all_idle_rounds = 0;
     const int64_t now = now_ns();
-    if (netpoll_->waiters() > 0 && !poller_blocked_.load() &&
-        now - last_poll_ns_.load(std::memory_order_relaxed) > kForcePollNs) {
+    if (s.netpoll_->waiters() > 0 && !s.poller_blocked_.load() &&
+        now - s.last_poll_ns_.load(std::memory_order_relaxed) > kForcePollNs) {
       GList list;
-      netpoll_->poll_all(list);
-      last_poll_ns_.store(now, std::memory_order_relaxed);
-      inject_list(list);
+      s.netpoll_->poll_all(list);
+      s.last_poll_ns_.store(now, std::memory_order_relaxed);
+      s.inject_list(list);
     }
-    if (nearest_timer() < now - 1'000'000 && !poller_blocked_.load() && idle_.idle_p_count() > 0) {
-      idle_.start_m(nullptr, false);
+    if (s.nearest_timer() < now - 1'000'000 && !s.poller_blocked_.load() &&
+        s.idle_.idle_p_count() > 0) {
+      s.idle_.start_m(nullptr, false);
     }
     idle_rounds = retake(now) > 0 ? 0 : idle_rounds + 1;
     // Released stacks beyond a reserve give their pages back, a few per round.
@@ -99,9 +110,10 @@ void Scheduler::sysmon_main() {
   }
 }
 
-int Scheduler::retake(int64_t now) {
+int Sysmon::retake(int64_t now) {
+  Scheduler& s = s_;
   int taken = 0;
-  for (auto& owned : allp_) {
+  for (auto& owned : s.allp_) {
     Processor* p = owned.get();
     uint32_t word = p->status.load(std::memory_order_acquire);
     PState state = pstate_of(word);
@@ -113,15 +125,15 @@ int Scheduler::retake(int64_t now) {
         continue;
       }
       // Don't hand off a P with nothing to do while others could help, unless long blocked.
-      if (p->runq.empty() && global_.size() == 0 &&
-          idle_.spinning_m_count() + idle_.idle_p_count() > 0 &&
+      if (p->runq.empty() && s.global_.size() == 0 &&
+          s.idle_.spinning_m_count() + s.idle_.idle_p_count() > 0 &&
           now - p->sysmon_syscallwhen < kLongSyscallNs) {
         continue;
       }
       if (p->status.compare_exchange_strong(word, kPStatusIdle)) {
         p->m = nullptr;
-        handoffs_.fetch_add(1, std::memory_order_relaxed);
-        idle_.hand_off_p(p);
+        s.handoffs_.fetch_add(1, std::memory_order_relaxed);
+        s.idle_.hand_off_p(p);
         ++taken;
       }
     } else if (state == PState::kRunning || state == PState::kBusy) {
@@ -131,69 +143,24 @@ int Scheduler::retake(int64_t now) {
         p->sysmon_schedwhen = now;
         continue;
       }
-      bool others_wait = !p->runq.empty() || global_.size() > 0 || p->timers.next_when() <= now;
+      bool others_wait = !p->runq.empty() || s.global_.size() > 0 || p->timers.next_when() <= now;
       // Goroutines a poll queued without waking an M (run_polled) wait behind one that has
       // run for a while: let an idle P take them.
-      if (others_wait && now - p->sysmon_schedwhen >= kQueueWaitNs && idle_.idle_p_count() > 0 &&
-          idle_.spinning_m_count() == 0) {
-        idle_.wake_p();
+      if (others_wait && now - p->sysmon_schedwhen >= kQueueWaitNs && s.idle_.idle_p_count() > 0 &&
+          s.idle_.spinning_m_count() == 0) {
+        s.idle_.wake_p();
       }
       if (state == PState::kRunning && others_wait && now - p->sysmon_schedwhen >= kLongRunNs &&
           p->status.compare_exchange_strong(word, kPStatusIdle)) {
         p->m = nullptr;
         p->sysmon_schedwhen = now;
-        preemptions_.fetch_add(1, std::memory_order_relaxed);
-        idle_.hand_off_p(p);
+        s.preemptions_.fetch_add(1, std::memory_order_relaxed);
+        s.idle_.hand_off_p(p);
         ++taken;
       }
     }
   }
   return taken;
 }
-
-void check_not_in_blocking(const Goroutine* g, const char* call, WaitReason reason) {
-  if (__builtin_expect(g->status.load(std::memory_order_relaxed) != GStatus::kSyscall, 1)) return;
-  std::string what = call;
-  if (reason != WaitReason::kNone) what += std::string(" (") + to_string(reason) + ")";
-  SPINDLE_FATAL("goroutine " + std::to_string(g->id) + ": " + what +
-                " inside blocking() (a blocking call must not park, yield or nest blocking())");
-}
-
-void Scheduler::enter_blocking() {
-  Machine* m = this_m();
-  Goroutine* g = current("blocking");
-  check_not_in_blocking(g, "blocking()");
-  g->status.store(GStatus::kSyscall, std::memory_order_relaxed);
-  Processor* p = m->p;
-  if (p == nullptr) return;
-  p->syscalltick.fetch_add(1, std::memory_order_relaxed);
-  uint32_t running = pstatus_word(m->id, PState::kRunning);
-  if (!p->status.compare_exchange_strong(running, pstatus_word(m->id, PState::kSyscall))) {
-    m->p = nullptr;  // already taken by sysmon
-  }
-}
-
-void Scheduler::exit_blocking() {
-  Machine* m = this_m();
-  Goroutine* g = m->curg;
-  if (Processor* p = m->p) {
-    uint32_t in_call = pstatus_word(m->id, PState::kSyscall);
-    if (p->status.compare_exchange_strong(in_call, pstatus_word(m->id, PState::kRunning))) {
-      g->status.store(GStatus::kRunning, std::memory_order_relaxed);
-      return;  // fast path: nobody took the P
-    }
-    m->p = nullptr;
-  }
-  if (idle_.take_p(m)) {
-    m->p->status.store(pstatus_word(m->id, PState::kRunning), std::memory_order_release);
-    g->status.store(GStatus::kRunning, std::memory_order_relaxed);
-    return;
-  }
-  // No P: queue the goroutine; this M parks in the scheduler loop.
-  m->switch_to_g0(g, AfterSwitch::kExitBlocking);
-}
-
-void enter_blocking() { Scheduler::get()->enter_blocking(); }
-void exit_blocking() { Scheduler::get()->exit_blocking(); }
 
 }  // namespace spindle::runtime
