@@ -23,11 +23,10 @@ using runtime::TimePoint;
 
 Error canceled() { return Error{ErrorCode::kCanceled, Side::kInternal, false, 499, "canceled"}; }
 
-// The failure of an attempt, and whether the request never reached the point of no return.
-struct Attempt {
-  Error error;
-  bool nothing_received = false;
-};
+Error in_phase(Error e, Phase phase) {
+  e.phase = phase;
+  return e;
+}
 
 // Appends the request head to c.out (not written yet).
 Result<void> build_head(PooledConn& c, const ClientRequest& req, std::string_view host) {
@@ -96,30 +95,33 @@ Result<void> write_head_and_body(PooledConn& c, BodySource* body,
 // reads (an echo) would otherwise fill both directions' socket buffers and deadlock.
 constexpr std::uint64_t kDuplexThreshold = 64 * 1024;
 
+// Whether send() writes req's body on a goroutine of its own (full duplex): then the body
+// source may still be read after send() returned, until the ClientResponse is closed.
+bool writes_body_in_background(const ClientRequest& req) {
+  return req.body != nullptr && (!req.content_length || *req.content_length > kDuplexThreshold);
+}
+
 // Starts the body writer goroutine of a duplex exchange.
 void start_body_writer(PooledConn& c, const ClientRequest& req, net::Duration write_timeout) {
   c.body_writing = true;
   c.body_write_ok.store(false, std::memory_order_relaxed);
   c.body_written_ns.store(0, std::memory_order_relaxed);
   c.body_writer.add(1);
-  runtime::go([&c, body = req.body, length = req.content_length, write_timeout,
-               after = req.after_body, ctx = req.after_body_ctx] {
-    Result<void> r = write_head_and_body(c, body, length, write_timeout);
-    // Ends (ok or not) the wait the response-header timeout does not count (read_response_head).
-    c.body_written_ns.store(Clock::now().time_since_epoch().count(), std::memory_order_release);
-    if (r && after != nullptr) after(ctx);  // before done(): the caller joins us first
-    if (!r) c.body_error = r.error();
-    c.body_write_ok.store(r.ok(), std::memory_order_release);
-    if (!r) (void)c.conn.shutdown(net::ShutdownHow::kRead);  // wake the reader: it failed
-    c.body_writer.done();
-  });
+  runtime::go(
+      [&c, body = req.body, length = req.content_length, write_timeout, cancel = req.cancel] {
+        Result<void> r = write_head_and_body(c, body, length, write_timeout);
+        // Ends (ok or not) the wait the response-header timeout does not count
+        // (read_response_head).
+        c.body_written_ns.store(Clock::now().time_since_epoch().count(), std::memory_order_release);
+        if (r && cancel != nullptr) cancel->arm();  // before done(): the caller joins us first
+        if (!r) c.body_error = in_phase(r.error(), Phase::kSendRequest);
+        c.body_write_ok.store(r.ok(), std::memory_order_release);
+        if (!r) (void)c.conn.shutdown(net::ShutdownHow::kRead);  // wake the reader: it failed
+        c.body_writer.done();
+      });
 }
 
 }  // namespace
-
-bool writes_body_in_background(const ClientRequest& req) {
-  return req.body != nullptr && (!req.content_length || *req.content_length > kDuplexThreshold);
-}
 
 void join_body_writer(PooledConn& c, bool force) {
   if (!c.body_writing) return;
@@ -146,13 +148,17 @@ bool extend_header_deadline(PooledConn& c, const ClientOptions& o) {
   return true;
 }
 
-// Reads heads until a final (non-1xx) one; false with the error otherwise.
+// Reads heads until a final (non-1xx) one; the error otherwise, in phase kAwaitResponse while
+// no byte of the response arrived, else kResponseHead.
 Result<void> read_response_head(PooledConn& c, const ClientOptions& o, bool* got_bytes) {
   const bool timed = o.response_header_timeout != net::kNoTimeout;
   if (timed) (void)c.conn.set_read_deadline(Clock::now() + o.response_header_timeout);
+  auto fail = [&](Error e) {
+    return in_phase(std::move(e), *got_bytes ? Phase::kResponseHead : Phase::kAwaitResponse);
+  };
   for (;;) {
     ParseResult r = c.parser.parse(c.in.data());
-    if (r.status == ParseStatus::kError) return Error::from_parse(c.parser.error());
+    if (r.status == ParseStatus::kError) return fail(Error::from_parse(c.parser.error()));
     if (r.status == ParseStatus::kDone) {
       int status = c.parser.head().status;
       if (status >= 100 && status < 200 && status != 101) {  // interim: skip it
@@ -167,10 +173,10 @@ Result<void> read_response_head(PooledConn& c, const ClientOptions& o, bool* got
     auto n =
         c.in.fill(c.conn, o.read_buffer_size, lim.max_start_line + lim.max_header_section + 4096);
     if (!n && timed && n.error().timeout() && extend_header_deadline(c, o)) continue;
-    if (!n) return Error::from_net(n.error(), Side::kUpstream);
+    if (!n) return fail(Error::from_net(n.error(), Side::kUpstream));
     if (*n == 0) {
-      return Error{ErrorCode::kNetwork, Side::kUpstream, false, 502,
-                   "connection closed before the response head"};
+      return fail(Error{ErrorCode::kNetwork, Side::kUpstream, false, 502,
+                        "connection closed before the response head"});
     }
     *got_bytes = true;
   }
@@ -178,19 +184,30 @@ Result<void> read_response_head(PooledConn& c, const ClientOptions& o, bool* got
   return {};
 }
 
+// Sends the request (head and body, the body from a goroutine of its own for a duplex
+// exchange), arms the request's Cancel once it is out, and reads the final response head.
+Result<void> exchange_head(PooledConn& c, const ClientRequest& req, std::string_view host,
+                           const ClientOptions& o, bool* got_bytes) {
+  if (auto h = build_head(c, req, host); !h) return in_phase(h.error(), Phase::kSendRequest);
+  if (writes_body_in_background(req)) {
+    start_body_writer(c, req, o.write_timeout);
+  } else {
+    auto w = write_head_and_body(c, req.body, req.content_length, o.write_timeout);
+    if (!w) return in_phase(w.error(), Phase::kSendRequest);
+    if (req.cancel != nullptr) req.cancel->arm();
+  }
+  Result<void> r = read_response_head(c, o, got_bytes);
+  if (r) return r;
+  join_body_writer(c, /*force=*/true);
+  // The writer failed on the caller's side (its body source broke or was refused): that, not
+  // the reader's consequent error, is what happened, and the backend is not at fault.
+  if (!c.body_write_ok.load(std::memory_order_acquire) && c.body_error.side == Side::kClient) {
+    return c.body_error;
+  }
+  return r;
+}
+
 }  // namespace
-
-void Cancel::cancel() {
-  canceled_.store(true, std::memory_order_release);
-  runtime::MutexLock lock(mu_);
-  if (conn_ != nullptr) (void)conn_->close();
-}
-
-bool Cancel::attach(net::Conn* c) {
-  runtime::MutexLock lock(mu_);
-  conn_ = c;
-  return !canceled();
-}
 
 bool replayable(const ClientRequest& req) {
   if (!is_idempotent(req.method)) return false;
@@ -201,6 +218,8 @@ ClientResponse::ClientResponse(HostPool* pool, std::unique_ptr<PooledConn> conn,
     : pool_(pool), conn_(std::move(conn)), cancel_(cancel), reused_(conn_->reused) {}
 
 Error ClientResponse::body_failure(Error e) {
+  if (cancel_ != nullptr && cancel_->canceled()) return canceled();
+  e.phase = Phase::kResponseBody;
   if (!conn_) return e;
   PooledConn& c = *conn_;
   join_body_writer(c, /*force=*/true);
@@ -259,23 +278,7 @@ Result<ClientResponse> Client::send(HostPool& pool, const ClientRequest& req) {
       pool.release(std::move(c), false);
       return canceled();
     }
-    Result<void> r = build_head(*c, req, pool.address());
-    if (r && writes_body_in_background(req)) {
-      start_body_writer(*c, req, o.write_timeout);
-    } else if (r) {
-      r = write_head_and_body(*c, req.body, req.content_length, o.write_timeout);
-      if (r && req.body != nullptr && req.after_body != nullptr) req.after_body(req.after_body_ctx);
-    }
-    if (r) r = read_response_head(*c, o, &got_bytes);
-    if (!r) {
-      join_body_writer(*c, /*force=*/true);
-      // The writer failed on the caller's side (its body source broke or was refused): that,
-      // not the reader's consequent error, is what happened, and the backend is not at fault.
-      if (!c->body_write_ok.load(std::memory_order_acquire) &&
-          c->body_error.side == Side::kClient) {
-        r = c->body_error;
-      }
-    }
+    Result<void> r = exchange_head(*c, req, pool.address(), o, &got_bytes);
     if (r) {
       c->in.pin();
       c->body.start(&c->conn, &c->in, response_framing(req.method, c->parser.head()),

@@ -1,7 +1,8 @@
 // Client: HTTP/1.1 requests over per-host pools of keep-alive connections (connection_pool.h),
 // with streaming request and response bodies, dial and response-header timeouts, one retry of
-// a replayable request whose reused connection turned out dead, and cancellation (a proxy
-// cancels when its own client goes away). Design: docs/http.md, "Client".
+// a replayable request whose reused connection turned out dead, errors that say in which phase
+// the exchange failed (error.h), and cancellation (cancel.h: a proxy passes the Cancel of its
+// client's request, which fires when that client goes away). Design: docs/http.md, "Client".
 #pragma once
 
 #include <cstdint>
@@ -13,27 +14,13 @@
 #include <unordered_map>
 
 #include "http/body_reader.h"
+#include "http/cancel.h"
 #include "http/connection_pool.h"
 #include "http/error.h"
 #include "http/fields.h"
 #include "http/message.h"
 
 namespace spindle::http {
-
-// Cancels a request from any goroutine: the connection carrying it is closed, so the
-// goroutine parked in its write or read wakes with a kCanceled error. Outlives the request.
-class Cancel {
- public:
-  void cancel();
-  bool canceled() const { return canceled_.load(std::memory_order_acquire); }
-  // Client side: the connection the request is on now (nullptr: none). False if canceled.
-  bool attach(net::Conn* c);
-
- private:
-  std::atomic<bool> canceled_{false};
-  runtime::Mutex mu_;
-  net::Conn* conn_ GUARDED_BY(mu_) = nullptr;
-};
 
 struct ClientRequest {
   Method method = Method::kGet;
@@ -45,14 +32,10 @@ struct ClientRequest {
   // the response is read (full duplex), so it must outlive the ClientResponse.
   BodySource* body = nullptr;
   std::optional<std::uint64_t> content_length;  // with a body: length-framed, else chunked
+  // Cancels the exchange when it fires (then every error is kCanceled); outlives the response.
+  // Armed (Cancel::arm) on the goroutine that wrote the request's last byte, once per attempt:
+  // a proxy passes its client's Request::disconnect(), which watches that client from then on.
   Cancel* cancel = nullptr;
-  // Called once the body has been written whole: on the sending goroutine before the response
-  // head is awaited for a body written inline, on the writer goroutine (before the caller
-  // joins it) for one written in the background. A proxy arms its client's disconnect watcher
-  // there, the client's request being read to its end. Called again if the request is retried
-  // on a fresh connection.
-  void (*after_body)(void* ctx) = nullptr;
-  void* after_body_ctx = nullptr;
 };
 
 // A response whose body is still on the connection. Move-only. Destroying it (or close())
@@ -72,10 +55,11 @@ class ClientResponse {
   BodyReader& body() { return conn_->body; }
   // Whether this response came over a reused connection.
   bool reused() const { return reused_; }
-  // What made a body read fail with `e`: a request body written in the background that failed
-  // on the caller's side (its source broke or was refused) shuts the connection's read side
-  // down to end the exchange, and then its error, not `e`, is what happened: the upstream is
-  // not at fault. Waits for the body writer (as close() does).
+  // What made a body read fail with `e`, typed: kCanceled if the exchange was cancelled; the
+  // error of a request body written in the background that failed on the caller's side (its
+  // source broke or was refused: the writer shuts the connection's read side down to end the
+  // exchange, so the upstream is not at fault); else `e` in phase kResponseBody. Waits for the
+  // body writer (as close() does), unless cancelled.
   Error body_failure(Error e);
   void close();
 
@@ -104,10 +88,6 @@ class Client {
   runtime::Mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<HostPool>> pools_ GUARDED_BY(mu_);
 };
-
-// Whether send() writes req's body on a goroutine of its own (full duplex): then the body
-// source may still be read after send() returned, until the ClientResponse is closed.
-bool writes_body_in_background(const ClientRequest& req);
 
 // Waits for the body writer goroutine of a duplex exchange on c (if any); with `force`, makes
 // its write fail first. Internal to client.cc and ClientResponse.

@@ -180,6 +180,7 @@ TEST_P(ClientTest, ResponseHeaderTimeoutAndDialRefused) {
       ASSERT_FALSE(r.ok());
       EXPECT_EQ(r.error().code, ErrorCode::kTimeout) << r.error().message();
       EXPECT_EQ(r.error().status, 504);
+      EXPECT_EQ(r.error().phase, Phase::kAwaitResponse);
       release.done();
       // Refused: a port nobody listens on (a closed listener's).
       auto l = net::listen("127.0.0.1:0");
@@ -189,6 +190,7 @@ TEST_P(ClientTest, ResponseHeaderTimeoutAndDialRefused) {
       ASSERT_FALSE(refused.ok());
       EXPECT_EQ(refused.error().code, ErrorCode::kNetwork);
       EXPECT_EQ(refused.error().status, 502);
+      EXPECT_EQ(refused.error().phase, Phase::kConnect);
     }
     s.stop();
   });
@@ -251,6 +253,148 @@ TEST_P(ClientTest, CancelWakesAPendingRequest) {
       EXPECT_EQ(r.error().code, ErrorCode::kCanceled);
       canceller.wait();
       release.done();
+    }
+    s.stop();
+  });
+}
+
+// A backend that reads each request head and then writes `script` and closes.
+struct ScriptedBackend {
+  net::Listener l = std::move(*net::listen("127.0.0.1:0"));
+  runtime::WaitGroup wg;
+  explicit ScriptedBackend(std::string script) {
+    wg.add(1);
+    runtime::go([this, script = std::move(script)] {
+      for (;;) {
+        auto c = l.accept();
+        if (!c) break;
+        (void)c->set_deadline(runtime::Clock::now() + 5s);
+        std::string got;
+        char buf[4096];
+        while (got.find("\r\n\r\n") == std::string::npos) {
+          auto n = c->read(buf);
+          if (!n || *n == 0) break;
+          got.append(buf, *n);
+        }
+        (void)c->write(script);
+        (void)c->close();
+      }
+      wg.done();
+    });
+  }
+  std::string address() const { return l.address().to_string(); }
+  ~ScriptedBackend() {
+    (void)l.close();
+    wg.wait();
+  }
+};
+
+// Each failure says how far the exchange got: nothing back, part of the head (or only an
+// interim 1xx), part of the body.
+TEST_P(ClientTest, ErrorsSayInWhichPhaseTheExchangeFailed) {
+  run([] {
+    Client client;
+    {
+      ScriptedBackend closes("");
+      auto r = client.send(closes.address(), ClientRequest{});
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.error().phase, Phase::kAwaitResponse) << r.error().message();
+      EXPECT_TRUE(r.error().retryable);
+    }
+    for (std::string script : {"HTTP/1.1 200 OK\r\nContent-Le", "HTTP/1.1 100 Continue\r\n\r\n",
+                               "HTTP/1.1 200 OK\r\nBad Field: x\r\n\r\n"}) {
+      ScriptedBackend partial(script);
+      auto r = client.send(partial.address(), ClientRequest{});
+      ASSERT_FALSE(r.ok()) << script;
+      EXPECT_EQ(r.error().phase, Phase::kResponseHead) << script << r.error().message();
+      EXPECT_EQ(r.error().side, Side::kUpstream);
+      EXPECT_FALSE(r.error().retryable);
+    }
+    {
+      ScriptedBackend cut("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+      auto r = client.send(cut.address(), ClientRequest{});
+      ASSERT_TRUE(r.ok()) << r.error().message();
+      auto piece = r->body().next();
+      ASSERT_TRUE(piece.ok());
+      EXPECT_EQ(*piece, "abc");
+      piece = r->body().next();
+      ASSERT_FALSE(piece.ok());
+      const Error e = r->body_failure(piece.error());
+      EXPECT_EQ(e.phase, Phase::kResponseBody) << e.message();
+      EXPECT_EQ(e.side, Side::kUpstream);
+    }
+  });
+}
+
+// The client arms the request's Cancel once the request is out whole, on the goroutine that
+// wrote its last byte: at once for a body written inline, on the body writer for a chunked
+// one (after its last piece), never when the body broke.
+TEST_P(ClientTest, ArmsTheCancelOnceTheRequestIsSent) {
+  run([] {
+    TestServer s([](Request& r, ResponseWriter& w) {
+      (void)r.body().discard(1 << 20);
+      (void)w.reply(200, "ok");
+    });
+    struct CountingCancel : Cancel {
+      std::atomic<int> armed{0};
+      std::atomic<int>* pieces_left = nullptr;
+      std::atomic<int> left_when_armed{-1};
+      void arm() override {
+        armed.fetch_add(1);
+        if (pieces_left != nullptr) left_when_armed.store(pieces_left->load());
+      }
+    };
+    struct Source : BodySource {
+      std::atomic<int> left{8};
+      bool fail = false;
+      Result<std::string_view> next() override {
+        if (left.load() == 0) return std::string_view();
+        if (left.fetch_sub(1) == 1 && fail) {
+          return Error{ErrorCode::kNetwork, Side::kClient, false, 400, "broken"};
+        }
+        return std::string_view("piece");
+      }
+    };
+    Client client;
+    {
+      CountingCancel cancel;
+      ClientRequest req;
+      req.cancel = &cancel;
+      auto r = client.send(s.address(), req);
+      ASSERT_TRUE(r.ok());
+      EXPECT_EQ(cancel.armed.load(), 1);
+    }
+    {
+      CountingCancel cancel;
+      Source source;
+      cancel.pieces_left = &source.left;
+      ClientRequest req;
+      req.method = Method::kPost;
+      req.body = &source;  // chunked: written by the body writer goroutine
+      req.cancel = &cancel;
+      auto r = client.send(s.address(), req);
+      ASSERT_TRUE(r.ok()) << r.error().message();
+      EXPECT_EQ(read_body(*r), "ok");
+      r->close();
+      EXPECT_EQ(cancel.armed.load(), 1);
+      EXPECT_EQ(cancel.left_when_armed.load(), 0);
+    }
+    {
+      CountingCancel cancel;
+      Source source;
+      source.fail = true;
+      ClientRequest req;
+      req.method = Method::kPost;
+      req.body = &source;
+      req.cancel = &cancel;
+      auto r = client.send(s.address(), req);
+      if (r.ok()) {
+        r->close();
+      } else {
+        EXPECT_EQ(r.error().side, Side::kClient) << r.error().message();
+        EXPECT_EQ(r.error().phase, Phase::kSendRequest);
+      }
+      EXPECT_EQ(cancel.armed.load(), 0);
     }
     s.stop();
   });

@@ -106,6 +106,7 @@ Result<std::unique_ptr<PooledConn>> HostPool::acquire(bool fresh) {
       forget_one();
       Error e = Error::from_net(conn.error(), Side::kUpstream);
       e.retryable = true;  // nothing was sent
+      e.phase = Phase::kConnect;
       return e;
     }
     new_.fetch_add(1, std::memory_order_relaxed);

@@ -79,7 +79,8 @@ class HostPool {
   HostPool& operator=(const HostPool&) = delete;
 
   // A live idle connection (reused = true), else a new one (dialled outside the lock). With
-  // `fresh`, always a new one. Parks while max_conns_per_host connections are open.
+  // `fresh`, always a new one. Parks while max_conns_per_host connections are open. A failed
+  // dial is an error in phase kConnect.
   Result<std::unique_ptr<PooledConn>> acquire(bool fresh);
   // Gives a connection back: kept if `reusable` and fewer than max_idle_per_host are idle,
   // closed otherwise. The caller has checked that its last response was cleanly framed.

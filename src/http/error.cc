@@ -22,6 +22,24 @@ const char* to_string(ErrorCode code) {
   return "?";
 }
 
+const char* to_string(Phase phase) {
+  switch (phase) {
+    case Phase::kNone:
+      return "none";
+    case Phase::kConnect:
+      return "connect";
+    case Phase::kSendRequest:
+      return "sending the request";
+    case Phase::kAwaitResponse:
+      return "awaiting the response";
+    case Phase::kResponseHead:
+      return "reading the response head";
+    case Phase::kResponseBody:
+      return "reading the response body";
+  }
+  return "?";
+}
+
 Error Error::from_net(const net::Error& e, Side side) {
   Error out;
   out.code = e.timeout() ? ErrorCode::kTimeout : ErrorCode::kNetwork;

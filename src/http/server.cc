@@ -88,6 +88,17 @@ enum ConnState : int { kIdle, kActive, kClosing };
 
 namespace internal {
 
+// Request::disconnect(): armed, it starts the connection's disconnect watcher, which cancels it.
+class DisconnectCancel final : public Cancel {
+ public:
+  explicit DisconnectCancel(ServerConn* conn) : conn_(conn) {}
+  void arm() override;
+  using Cancel::reset;
+
+ private:
+  ServerConn* conn_;
+};
+
 // One connection and its goroutine; see the top of this file.
 class ServerConn {
  public:
@@ -111,10 +122,9 @@ class ServerConn {
   }
   void force_close() { (void)conn_.close(); }
 
-  // Request::watch_disconnect and friends.
-  bool watch_disconnect(std::function<void()> on_gone);
+  // The disconnect watcher: started by DisconnectCancel::arm, stopped when the handler returns.
+  void watch_disconnect();
   void stop_watch();
-  bool client_gone() const { return gone_.load(std::memory_order_acquire); }
 
   // Writes out_ and `extra` (no copy), with the write deadline; clears out_. On the handler's
   // goroutine (or the connection's, outside the handler).
@@ -168,10 +178,11 @@ class ServerConn {
   std::atomic<std::uint8_t> continue_{kNotExpected};
   runtime::Mutex continue_mu_;
   // The disconnect watcher (at most one per request): a read hook on the connection, whose
-  // goroutine (run_watch) exists only once the client sent or closed something meanwhile.
+  // goroutine (run_watch) exists only once the client sent or closed something meanwhile; it
+  // fires disconnect_ when the client has gone.
+  DisconnectCancel disconnect_{this};
   struct Watch {
     bool active = false;
-    std::function<void()> on_gone;
     runtime::PollHook hook;
     runtime::WaitGroup done;        // run_watch has returned
     std::atomic<bool> stop{false};  // stop_watch asks run_watch to return
@@ -331,6 +342,8 @@ bool ServerConn::run_request() {
   request_.head_ = &head;
   request_.body_ = &body_;
   request_.conn_ = this;
+  request_.disconnect_ = &disconnect_;
+  disconnect_.reset();
   writer_.reset(this, &head);
   server_->handler_(request_, writer_);
   if (watch_.active) stop_watch();
@@ -340,7 +353,6 @@ bool ServerConn::run_request() {
   if (watch_.active) {
     in_.append(watch_.bytes);
     watch_.bytes.clear();
-    watch_.on_gone = nullptr;
     watch_.active = false;
   }
   parser_.reset();
@@ -395,15 +407,17 @@ void ServerConn::serve() {
   (void)conn_.close();
 }
 
-bool ServerConn::watch_disconnect(std::function<void()> on_gone) {
-  if (watch_.active || !body_.done()) return false;
+void DisconnectCancel::arm() { conn_->watch_disconnect(); }
+
+// On the goroutine that arms the Cancel: the handler's, or one it started and joins before it
+// returns (the HTTP client's body writer), so watch_ is the handler's again when stop_watch runs.
+void ServerConn::watch_disconnect() {
+  if (watch_.active || !body_.done()) return;
   watch_.active = true;
-  watch_.on_gone = std::move(on_gone);
   watch_.stop.store(false, std::memory_order_relaxed);
   watch_.done.add(1);
   watch_.hook.fn = [this] { run_watch(); };
   if (!conn_.arm_read_hook(&watch_.hook)) runtime::go(std::move(watch_.hook.fn));
-  return true;
 }
 
 // The watcher's goroutine: the client sent bytes (a pipelined request) or closed.
@@ -421,7 +435,7 @@ void ServerConn::run_watch() {
     }
     if (!n && n.error().timeout()) break;  // stop_watch() woke us
     gone_.store(true, std::memory_order_release);
-    watch_.on_gone();
+    disconnect_.cancel();
     break;
   }
   watch_.done.done();
@@ -445,10 +459,7 @@ void ServerConn::stop_watch() {
 
 const net::Address& Request::remote_address() const { return conn_->peer(); }
 std::string_view Request::remote_ip() const { return conn_->peer_ip(); }
-bool Request::watch_disconnect(std::function<void()> on_gone) {
-  return conn_->watch_disconnect(std::move(on_gone));
-}
-bool Request::client_gone() const { return conn_->client_gone(); }
+Cancel& Request::disconnect() { return *disconnect_; }
 
 // ResponseWriter
 

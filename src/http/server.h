@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "http/body_reader.h"
+#include "http/cancel.h"
 #include "http/error.h"
 #include "http/fields.h"
 #include "http/limits.h"
@@ -74,19 +75,20 @@ class Request {
   // the handler returns): the 100 and the response are never written at once.
   BodyReader& body() { return *body_; }
 
-  // Calls on_gone (on another goroutine) if the client closes or resets the connection
-  // before the handler returns: a proxy cancels its upstream request with it. Only once the
-  // body has been read to its end (the watcher then owns the connection's read side); false
-  // otherwise. Bytes the client pipelines meanwhile are kept for the next request.
-  bool watch_disconnect(std::function<void()> on_gone);
-  // Whether the watcher saw the client go.
-  bool client_gone() const;
+  // Fires (on another goroutine) if the client closes or resets the connection before the
+  // handler returns: a proxy passes it as its upstream request's ClientRequest::cancel. It
+  // watches from when it is armed (Cancel::arm: the HTTP client does once it has sent the
+  // upstream request whole), and only if this request's body has been read to its end by then
+  // (the watcher owns the connection's read side). Bytes the client pipelines meanwhile are
+  // kept for the next request. One per request.
+  Cancel& disconnect();
 
  private:
   friend class internal::ServerConn;
   const RequestHead* head_ = nullptr;
   BodyReader* body_ = nullptr;
   internal::ServerConn* conn_ = nullptr;
+  Cancel* disconnect_ = nullptr;
 };
 
 // Writes the response to one request. Nothing is sent before the handler writes a body byte

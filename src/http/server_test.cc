@@ -302,13 +302,13 @@ TEST_P(ServerTest, GracefulShutdownFinishesInFlightClosesIdle) {
 
 TEST_P(ServerTest, ClientDisconnectIsReported) {
   run([] {
-    runtime::WaitGroup gone;
-    gone.add(1);
     TestServer s([&](Request& r, ResponseWriter& w) {
-      runtime::WaitGroup* g = &gone;
-      ASSERT_TRUE(r.watch_disconnect([g] { g->done(); }));
-      g->wait();  // a proxy would be waiting for its upstream here
-      EXPECT_TRUE(r.client_gone());
+      Cancel& gone = r.disconnect();
+      gone.arm();  // as the HTTP client does once an upstream request is out
+      // A proxy would be waiting for its upstream here.
+      const auto deadline = runtime::Clock::now() + 5s;
+      while (!gone.canceled() && runtime::Clock::now() < deadline) runtime::sleep_for(1ms);
+      EXPECT_TRUE(gone.canceled());
       (void)w.reply(200, "late");
     });
     net::Conn c = dial(s);

@@ -45,12 +45,6 @@ bool unspecified(std::string_view ip) {
   return true;
 }
 
-bool loopback(std::string_view ip) {
-  if (ip.size() == 4) return static_cast<unsigned char>(ip[0]) == 127;
-  static const unsigned char kV6Loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-  return ip == std::string_view(reinterpret_cast<const char*>(kV6Loopback), 16);
-}
-
 }  // namespace
 
 base::Result<BackendUrl, std::string> parse_backend_url(std::string_view text) {
@@ -110,7 +104,7 @@ bool points_at(const std::vector<net::Address>& targets, const net::Address& sel
     if (ip == self_ip || unspecified(ip)) return true;
     if (!unspecified(self_ip)) continue;
     // Listening on the wildcard: every address of this host reaches us.
-    if (loopback(ip) || unspecified(ip)) return true;
+    if (t.is_loopback() || unspecified(ip)) return true;
     for (const net::Address& l : local) {
       if (ip_bytes(l) == ip) return true;
     }

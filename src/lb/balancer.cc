@@ -79,9 +79,7 @@ std::size_t default_max_connections(std::uint64_t fd_limit, std::int64_t max_in_
 }
 
 bool loopback_only(const net::Address& a) {
-  if (a.family() == net::Family::kUnix) return true;
-  std::string s = a.to_string();
-  return s.starts_with("127.") || s.starts_with("[::1]:");
+  return a.family() == net::Family::kUnix || a.is_loopback();
 }
 
 Balancer::Balancer(Config config)

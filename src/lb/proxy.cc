@@ -16,19 +16,22 @@
 //  4. Pick (picker.h) and send through that backend's HostPool (http::Client): a pooled
 //     keep-alive connection, the request head, then the client's body streamed piece by piece
 //     (BodyReader views, no copy; backpressure by not reading).
-//  5. Failure before a response head:
-//       - dial failed (refused, unreachable, connect timeout): nothing was sent, so any method
-//         goes to another backend (up to kMaxAttempts tries, avoiding the last one);
+//  5. Failure before a response head: the client's error says in which phase the exchange
+//     failed (http::Error::phase), and next_step (failure_policy.h) decides, as one table:
+//       - connect failed (refused, unreachable, connect timeout): nothing was sent, so any
+//         method goes to another backend (up to kMaxAttempts tries, avoiding the last one);
 //       - reset or EOF before any response byte, idempotent method, no request body: one retry
 //         on another backend (the Client already retried once on a fresh connection when the
 //         failed one was a reused keep-alive connection — the keep-alive race);
-//       - response-header timeout: 504; client gone: nothing to answer; other errors: 502.
-//     Each failure counts against the backend (Registry::record_failure: consecutive
-//     failures eject it for a growing back-off).
+//       - response-header timeout: 504; client gone (kCanceled): nothing to answer; the
+//         client's own body broken: its 4xx; other errors: 502.
+//     Each failure of the backend counts against it (Registry::record_failure: consecutive
+//     failures eject it for a growing back-off); the client's never do.
 //  6. Response head: its end-to-end fields (+ Via, + Content-Length when length-framed) go
-//     out with the status; the body streams back piece by piece. The client's disconnect
-//     (Request::watch_disconnect, armed once the request body is read) cancels the upstream
-//     exchange: the upstream connection is closed and never pooled.
+//     out with the status; the body streams back piece by piece. The request carries the
+//     client's disconnect Cancel (Request::disconnect), which the HTTP client arms once the
+//     request is sent whole: the client's disconnect cancels the upstream exchange (the
+//     upstream connection is closed and never pooled), and the proxy sees kCanceled.
 //  7. Upstream body fails: while nothing of the response has gone out (its head waits for the
 //     first body bytes) it is taken back and answered 502 (504 for a timeout); after that the
 //     response to the client is aborted (truncated framing, the connection closed), never
@@ -43,13 +46,12 @@
 
 #include <string>
 
+#include "lb/failure_policy.h"
 #include "lb/forwarding.h"
 
 namespace spindle::lb {
 
 namespace {
-
-constexpr int kMaxAttempts = 3;  // backends tried when connects fail
 
 const http::Header kTextPlain[] = {{"Content-Type", "text/plain; charset=utf-8"}};
 const http::Header kNoConnect[] = {
@@ -60,8 +62,6 @@ const http::Header kRetryAfter[] = {{"Content-Type", "text/plain; charset=utf-8"
 // Overloaded with a request body not read yet: answer at once and close rather than wait for it.
 const http::Header kRetryAfterClose[] = {
     {"Content-Type", "text/plain; charset=utf-8"}, {"Retry-After", "1"}, {"Connection", "close"}};
-
-bool dial_failed(const http::Error& e) { return std::string_view(e.detail).starts_with("dial"); }
 
 std::uint64_t ns_since(runtime::TimePoint t) {
   return static_cast<std::uint64_t>(
@@ -80,20 +80,45 @@ class InFlight {
   Backend* b_;
 };
 
-}  // namespace
+// The request as it goes upstream, the same for every attempt: the rewritten fields (views
+// into the client's head) and the client request that carries them, the body, and the
+// client's disconnect Cancel.
+struct Upstream {
+  ForwardedFields fields;
+  http::ClientRequest request;
+  RequestTraits traits;
 
-// One request's upstream side. The Cancel is shared with the disconnect watcher, which the
-// server stops only after the handler returned, so it must outlive this frame.
-struct Proxy::Exchange {
-  Backend* backend = nullptr;
-  std::shared_ptr<http::Cancel> cancel = std::make_shared<http::Cancel>();
-  bool watching = false;
-
-  bool watch(http::Request& req) {
-    if (!watching) watching = req.watch_disconnect([c = cancel] { c->cancel(); });
-    return watching;
+  Upstream(http::Request& req, const UpstreamTarget& target, http::BodyFraming framing,
+           RequestBody& body) {
+    const http::RequestHead& head = req.head();
+    const http::Header* host_field = head.headers.find("Host");
+    const std::string_view host = !target.authority.empty() ? target.authority
+                                  : host_field != nullptr   ? host_field->value
+                                                            : std::string_view();
+    forward_request_fields(head.headers, req.remote_ip(), host, fields);
+    request.method = head.method;
+    request.method_token = head.method_token;
+    request.target = target.authority.empty() ? head.target : std::string_view(target.origin);
+    request.host = host;
+    request.headers = fields.fields;
+    traits.idempotent = http::is_idempotent(head.method);
+    traits.has_body = framing.kind != http::Framing::kNone;
+    if (traits.has_body) {
+      request.body = &body;
+      // A chunked body read whole goes upstream with its length (and is written inline).
+      if (framing.kind == http::Framing::kContentLength) {
+        request.content_length = framing.length;
+      } else if (body.complete()) {
+        request.content_length = body.buffered();
+      }
+    }
+    request.cancel = &req.disconnect();
   }
+  Upstream(const Upstream&) = delete;  // request.headers points into fields
+  Upstream& operator=(const Upstream&) = delete;
 };
+
+}  // namespace
 
 Proxy::Proxy(Registry& registry, Picker& picker, Admission& admission, BodyOptions body)
     : registry_(registry), picker_(picker), admission_(admission), body_options_(body) {}
@@ -167,99 +192,76 @@ void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
 
 void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot& snap,
                     const UpstreamTarget& target, http::BodyFraming framing, RequestBody& body) {
-  const http::RequestHead& head = req.head();
-  const http::Header* host_field = head.headers.find("Host");
-  const std::string_view host = !target.authority.empty() ? target.authority
-                                : host_field != nullptr   ? host_field->value
-                                                          : std::string_view();
-  ForwardedFields fields;
-  forward_request_fields(head.headers, req.remote_ip(), host, fields);
-  const bool has_body = framing.kind != http::Framing::kNone;
-
-  Exchange x;
-  http::ClientRequest creq;
-  creq.method = head.method;
-  creq.method_token = head.method_token;
-  creq.target = target.authority.empty() ? head.target : std::string_view(target.origin);
-  creq.host = host;
-  creq.headers = fields.fields;
-  if (has_body) {
-    creq.body = &body;
-    // A chunked body read whole goes upstream with its length (and is written inline).
-    if (framing.kind == http::Framing::kContentLength) {
-      creq.content_length = framing.length;
-    } else if (body.complete()) {
-      creq.content_length = body.buffered();
-    }
-  }
-  creq.cancel = x.cancel.get();
-  if (!has_body || body.complete()) x.watch(req);  // the client's request is read whole
-  // Once the body has been forwarded whole it has been read to its end: from then on the
-  // client's disconnect cancels the exchange (a slow backend, a shutdown). For a body written
-  // in the background this runs on the writer goroutine, the only caller of watch() then.
-  struct WatchAfterBody {
-    Exchange* x;
-    http::Request* req;
-  } after_body{&x, &req};
-  creq.after_body = [](void* ctx) {
-    auto* w = static_cast<WatchAfterBody*>(ctx);
-    w->x->watch(*w->req);
-  };
-  creq.after_body_ctx = &after_body;
-
+  Upstream up(req, target, framing, body);
+  Attempts attempts;
   const Backend* avoid = nullptr;
-  bool retried = false;
-  for (int attempt = 0;; ++attempt) {
+  for (;;) {
     Backend* b = picker_.pick(snap, avoid);
-    x.backend = b;
     InFlight counted(b);
-    const runtime::TimePoint start = runtime::Clock::now();
-    http::Result<http::ClientResponse> resp = http::Client::send(*b->pool, creq);
+    http::Result<http::ClientResponse> resp = send(*b, up.request);
     if (resp) {
-      const std::uint64_t latency = ns_since(start);
-      Registry::record_success(*b, latency);
-      admission_.record_latency(latency);
-      b->requests.fetch_add(1, std::memory_order_relaxed);
-      // Arm the disconnect watcher unless a body writer may still be reading the request
-      // (usually armed already: before sending, or by after_body).
-      if (!http::writes_body_in_background(creq)) x.watch(req);
-      stream_response(req, w, *resp, x);
+      stream_response(req, w, *resp, *b);
       return;
     }
-    const http::Error& e = resp.error();
-    if (e.code == http::ErrorCode::kCanceled || req.client_gone()) {
-      canceled_.fetch_add(1, std::memory_order_relaxed);
-      return;  // nobody to answer
+    ++attempts.failed;
+    up.traits.body_resendable = body.resendable();
+    const NextStep next = next_step(resp.error(), up.traits, attempts);
+    charge(next.blame, *b);
+    switch (next.step) {
+      case Step::kFailover:
+        failovers_.fetch_add(1, std::memory_order_relaxed);
+        (void)body.rewind();
+        break;
+      case Step::kRetry:
+        retries_.fetch_add(1, std::memory_order_relaxed);
+        attempts.retried = true;
+        break;
+      case Step::kAnswer:
+        answer_failure(w, next, resp.error(), *b);
+        return;
+      case Step::kDrop:
+        canceled_.fetch_add(1, std::memory_order_relaxed);
+        return;
     }
-    if (e.side == http::Side::kClient) {  // the client's own body broke (or was too large)
-      reply_client_error(w, e);
-      return;
-    }
-    registry_.record_failure(*b, runtime::Clock::now());
     avoid = b;
-    // Nothing was sent: any method goes elsewhere, if its body can be sent again (all of a
-    // buffered one; a streamed one while none of it was read past the buffer).
-    if (dial_failed(e) && (!has_body || body.rewind()) && attempt + 1 < kMaxAttempts) {
-      failovers_.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
-    if (!retried && e.retryable && !has_body && http::is_idempotent(head.method) &&
-        e.code != http::ErrorCode::kTimeout) {
-      retried = true;
-      retries_.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
-    const bool timeout = e.code == http::ErrorCode::kTimeout && !dial_failed(e);
-    (timeout ? gateway_timeout_ : bad_gateway_).fetch_add(1, std::memory_order_relaxed);
-    std::string msg = "spindle-lb: backend " + b->url.url +
-                      (timeout ? " did not answer in time: " : " failed: ") + e.message() + "\n";
-    (void)w.reply(timeout ? 504 : 502, msg, kTextPlain);
-    return;
   }
 }
 
+http::Result<http::ClientResponse> Proxy::send(Backend& b, const http::ClientRequest& creq) {
+  const runtime::TimePoint start = runtime::Clock::now();
+  http::Result<http::ClientResponse> resp = http::Client::send(*b.pool, creq);
+  if (resp) {
+    const std::uint64_t latency = ns_since(start);
+    Registry::record_success(b, latency);
+    admission_.record_latency(latency);
+    b.requests.fetch_add(1, std::memory_order_relaxed);
+  }
+  return resp;
+}
+
+void Proxy::charge(Blame blame, Backend& b) {
+  if (blame == Blame::kBackend) registry_.record_failure(b, runtime::Clock::now());
+}
+
+void Proxy::answer_failure(http::ResponseWriter& w, const NextStep& next, const http::Error& e,
+                           const Backend& b) {
+  if (next.blame == Blame::kClient) {
+    reply_client_error(w, e);
+    return;
+  }
+  const bool timeout = next.status == 504;
+  (timeout ? gateway_timeout_ : bad_gateway_).fetch_add(1, std::memory_order_relaxed);
+  (void)w.reply(next.status,
+                "spindle-lb: backend " + b.url.url +
+                    (e.phase == http::Phase::kResponseBody ? " sent an invalid response body: "
+                     : timeout                             ? " did not answer in time: "
+                                                           : " failed: ") +
+                    e.message() + "\n",
+                kTextPlain);
+}
+
 void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::ClientResponse& resp,
-                            Exchange& x) {
+                            Backend& b) {
   const http::ResponseHead& head = resp.head();
   const http::BodyFraming framing = http::response_framing(req.method(), head);
   ForwardedFields fields;
@@ -269,7 +271,7 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
   }
   if (head.has_transfer_encoding && has_other_transfer_coding(head.headers)) {
     bad_gateway_.fetch_add(1, std::memory_order_relaxed);  // a protocol failure, as below
-    registry_.record_failure(*x.backend, runtime::Clock::now());
+    registry_.record_failure(b, runtime::Clock::now());
     (void)w.reply(502, "spindle-lb: the backend used a transfer coding other than chunked\n",
                   kTextPlain);
     return;
@@ -278,7 +280,7 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
   if (head.status == 101 || !w.write_header(head.status, fields.fields)) {
     // 101 cannot happen (Upgrade is never forwarded); a bad field from the backend is its bug.
     bad_gateway_.fetch_add(1, std::memory_order_relaxed);
-    registry_.record_failure(*x.backend, runtime::Clock::now());
+    registry_.record_failure(b, runtime::Clock::now());
     if (!w.header_written()) (void)w.reply(502, "spindle-lb: invalid response\n", kTextPlain);
     return;
   }
@@ -286,55 +288,40 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
   for (;;) {
     auto piece = resp.body().next();
     if (!piece) {
-      end_failed_response(w, resp, x, piece.error());
+      end_failed_response(w, resp, b, piece.error());
       return;
     }
     if (piece->empty()) break;
+    // The client is gone: the upstream connection, its body not read to the end, is closed
+    // with the response, never pooled.
     if (!w.write(*piece)) {
-      x.cancel->cancel();  // the client is gone: do not pool a half-read upstream connection
       canceled_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     // Unknown-length bodies may be streams (events, long polls): send each piece on.
-    if (streamed && !w.flush()) {
-      x.cancel->cancel();
-      return;
-    }
+    if (streamed && !w.flush()) return;
   }
 }
 
-void Proxy::end_failed_response(http::ResponseWriter& w, http::ClientResponse& resp, Exchange& x,
+void Proxy::end_failed_response(http::ResponseWriter& w, http::ClientResponse& resp, Backend& b,
                                 const http::Error& read_error) {
-  if (x.cancel->canceled()) {  // the client left: nobody to answer, nobody at fault
+  // What broke the read, typed: the client leaving, the request body broken on the client's
+  // side (its writer then stops the exchange), or the backend. Never sent again.
+  const http::Error cause = resp.body_failure(read_error);
+  const NextStep next = next_step(cause, RequestTraits{}, Attempts{});
+  charge(next.blame, b);
+  if (next.step == Step::kDrop) {  // nobody to answer, nobody at fault
     w.abort();
     canceled_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  // What broke the read: the request body, broken on the client's side (its writer then
-  // stops the exchange), is the client's failure; anything else is the backend's.
-  const http::Error cause = resp.body_failure(read_error);
-  const bool client = cause.side == http::Side::kClient;
   if (w.retract()) {  // nothing of the response went out yet: answer it
-    if (client) {
-      reply_client_error(w, cause);
-      return;
-    }
-    const bool timeout = cause.code == http::ErrorCode::kTimeout;
-    (timeout ? gateway_timeout_ : bad_gateway_).fetch_add(1, std::memory_order_relaxed);
-    registry_.record_failure(*x.backend, runtime::Clock::now());
-    (void)w.reply(timeout ? 504 : 502,
-                  "spindle-lb: backend " + x.backend->url.url +
-                      " sent an invalid response body: " + cause.message() + "\n",
-                  kTextPlain);
+    answer_failure(w, next, cause, b);
     return;
   }
   w.abort();
-  if (client) {
-    client_errors_.fetch_add(1, std::memory_order_relaxed);
-  } else {
-    aborted_.fetch_add(1, std::memory_order_relaxed);
-    registry_.record_failure(*x.backend, runtime::Clock::now());
-  }
+  (next.blame == Blame::kClient ? client_errors_ : aborted_)
+      .fetch_add(1, std::memory_order_relaxed);
 }
 
 ProxyStats Proxy::stats() const {

@@ -9,6 +9,7 @@
 #include "http/client.h"
 #include "http/server.h"
 #include "lb/admission.h"
+#include "lb/failure_policy.h"
 #include "lb/forwarding.h"
 #include "lb/picker.h"
 #include "lb/registry.h"
@@ -43,17 +44,23 @@ class Proxy {
   ProxyStats stats() const;
 
  private:
-  struct Exchange;
+  // Prepare the upstream request, send it (to further backends as next_step says), answer.
   void forward(http::Request& req, http::ResponseWriter& w, const Snapshot& snap,
                const UpstreamTarget& target, http::BodyFraming framing, RequestBody& body);
+  // One attempt on b; a response head is its success (latency recorded).
+  http::Result<http::ClientResponse> send(Backend& b, const http::ClientRequest& creq);
+  void charge(Blame blame, Backend& b);
+  // The answer to a failure (next.step == kAnswer) while nothing of the response went out.
+  void answer_failure(http::ResponseWriter& w, const NextStep& next, const http::Error& e,
+                      const Backend& b);
   // A response body read that failed: answered (502/504, or the client's 4xx) if nothing went
   // out yet, else the response is cut short; charged to the side that caused it.
-  void end_failed_response(http::ResponseWriter& w, http::ClientResponse& resp, Exchange& x,
+  void end_failed_response(http::ResponseWriter& w, http::ClientResponse& resp, Backend& b,
                            const http::Error& read_error);
   // The answer to a failure of the client's side (its body): counted, never the backend's.
   void reply_client_error(http::ResponseWriter& w, const http::Error& e);
   void stream_response(http::Request& req, http::ResponseWriter& w, http::ClientResponse& resp,
-                       Exchange& x);
+                       Backend& b);
 
   Registry& registry_;
   Picker& picker_;

@@ -83,7 +83,7 @@ http::Result<std::string_view> RequestBody::next() {
 }
 
 bool RequestBody::rewind() {
-  if (streamed_) return false;
+  if (!resendable()) return false;
   buffer_given_ = false;
   return true;
 }

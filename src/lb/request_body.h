@@ -39,6 +39,8 @@ class RequestBody final : public http::BodySource {
   http::Result<std::string_view> next() override;
   // Starts again from the first byte, possible while nothing past the buffer was read.
   bool rewind() override;
+  // Whether rewind() would succeed.
+  bool resendable() const { return !streamed_; }
 
  private:
   // Sets the reader's deadline from what is left of the time allowance, runs read(), and

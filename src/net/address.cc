@@ -167,6 +167,15 @@ Address Address::with_port(uint16_t port) const {
   return a;
 }
 
+bool Address::is_loopback() const {
+  if (family() == Family::kIPv4) {
+    return ntohl(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr.s_addr) >> 24 == 127;
+  }
+  if (family() != Family::kIPv6) return false;
+  const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr;
+  return IN6_IS_ADDR_LOOPBACK(&a) || (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127);
+}
+
 std::string Address::ip_string() const {
   char buf[INET6_ADDRSTRLEN];
   if (family() == Family::kIPv4) {

@@ -33,6 +33,8 @@ class Address {
   // A copy with the port replaced (IP addresses only; others are returned unchanged).
   Address with_port(uint16_t port) const;
   bool is_ip() const { return family() == Family::kIPv4 || family() == Family::kIPv6; }
+  // A loopback IP address: 127.0.0.0/8, ::1, or 127.x mapped into IPv6 (::ffff:127.0.0.1).
+  bool is_loopback() const;
   // "127.0.0.1:80", "[::1]:80", "[fe80::1%2]:80", "/run/x.sock", "@abstract", "" for kNone.
   std::string to_string() const;
   // The IP address alone ("192.0.2.1", "2001:db8::1", no brackets or port); empty unless is_ip().

@@ -90,6 +90,16 @@ TEST(ParseAddress, IpString) {
   EXPECT_EQ(parse_address("/run/x.sock")->ip_string(), "");
 }
 
+TEST(ParseAddress, Loopback) {
+  for (const char* a : {"127.0.0.1:1", "127.9.8.7:1", "[::1]:1", "[::ffff:127.0.0.1]:1"}) {
+    EXPECT_TRUE(parse_address(a)->is_loopback()) << a;
+  }
+  for (const char* a : {"128.0.0.1:1", "0.0.0.0:1", "[::]:1", "[::2]:1", "[::ffff:10.0.0.1]:1",
+                        "[fe80::1%1]:1", "/run/127.0.0.1"}) {
+    EXPECT_FALSE(parse_address(a)->is_loopback()) << a;
+  }
+}
+
 TEST(ParseAddress, WithPort) {
   auto a = parse_address("[::1]:0");
   ASSERT_TRUE(a.ok());

@@ -59,7 +59,7 @@ bool poll_hangup_seen(const PollDesc* pd);
 // A goroutine started by the poller when read readiness (data, end of stream, error) arrives
 // for an fd that no goroutine is reading, or when the fd is closed (poll_evict/poll_close): a
 // disconnect watcher that costs nothing unless the peer does something
-// (http::Request::watch_disconnect). `fn` is moved into the new goroutine.
+// (http::Request::disconnect). `fn` is moved into the new goroutine.
 struct PollHook {
   base::Task fn;
 };
