@@ -1,0 +1,303 @@
+// spindle-load: an open-loop HTTP load generator (docs/loadgen.md). Sends requests at a
+// constant rate (or a ramp of rates), measures each latency from its scheduled send time, and
+// reports per step in vegeta's layout, as JSON, and as an HTML page. Flags and wiring only.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "base/fd_limit.h"
+#include "base/version.h"
+#include "debug/debug_handler.h"
+#include "http/server.h"
+#include "lb/duration.h"
+#include "loadgen/attack.h"
+#include "loadgen/html.h"
+#include "loadgen/report.h"
+#include "loadgen/schedule.h"
+#include "net/listener.h"
+#include "runtime/runtime.h"
+#include "runtime/sync/wait_group.h"
+#include "runtime/time.h"
+
+namespace {
+
+using namespace spindle;
+using namespace std::chrono_literals;
+
+struct Flags {
+  std::string url, targets_file, body_file, method = "GET", output = "text", html;
+  std::vector<std::string> headers;
+  double rate = 50;
+  std::string duration = "10s", ramp, step_duration = "10s", timeout = "30s", max_p99 = "1s";
+  double max_error_ratio = 0.01;
+  std::size_t connections = 1000;
+  int procs = 0;
+  std::string debug_listen = "127.0.0.1:6060";
+  bool debug_listen_required = false;
+};
+
+// What the flags resolve to.
+struct Plan {
+  loadgen::AttackOptions attack;
+  std::vector<double> rates;
+  std::chrono::nanoseconds step_duration{};
+  bool ramp = false;
+  loadgen::Limits limits;
+};
+
+CLI::Option* add_flags(CLI::App& app, Flags& f) {
+  app.add_option("url", f.url, "target: http://HOST[:PORT][/PATH] (or --targets)");
+  app.add_option("--rate", f.rate, "requests per second")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--duration", f.duration, "how long to send (250ms, 3s, 1m)")
+      ->capture_default_str();
+  app.add_option("--ramp", f.ramp,
+                 "START:STEP:MAX: rates from START up by STEP to MAX, --step-duration each; "
+                 "stops at the first step that breaks --max-error-ratio or --max-p99");
+  app.add_option("--step-duration", f.step_duration, "duration of each ramp step")
+      ->capture_default_str();
+  app.add_option("--max-error-ratio", f.max_error_ratio, "ramp limit: share of failed requests")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--max-p99", f.max_p99, "ramp limit: p99 latency (0: none)")
+      ->capture_default_str();
+  app.add_option("--connections", f.connections,
+                 "open connections per host (keep-alive pool limit); 0: no limit")
+      ->capture_default_str();
+  app.add_option("--timeout", f.timeout, "bound on dial, request write, response head, body")
+      ->capture_default_str();
+  app.add_option("--method", f.method, "request method")->capture_default_str();
+  app.add_option("--header", f.headers, "'Name: value' added to every request (repeatable)");
+  app.add_option("--body-file", f.body_file, "request body, read from this file");
+  app.add_option("--targets", f.targets_file,
+                 "targets file in vegeta's format: 'METHOD URL', header lines, '@BODYFILE', "
+                 "blank line between targets; sent round-robin");
+  app.add_option("--output", f.output, "report format: text or json")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--html", f.html, "also write a self-contained HTML report with plots here");
+  app.add_option("--procs", f.procs, "processors (0: SPINDLE_MAXPROCS or the CPUs)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
+  auto* debug_listen =
+      app.add_option("--debug-listen", f.debug_listen,
+                     "debug listener: /metrics (Prometheus), /healthz, /ready, /debug/pprof/ "
+                     "index; 'off' disables (the default address, if taken, is skipped)")
+          ->capture_default_str();
+  app.set_version_flag("--version", base::version_line("spindle-load"));
+  return debug_listen;
+}
+
+bool duration_flag(const char* flag, const std::string& text, std::chrono::nanoseconds* out) {
+  auto d = lb::parse_duration(text);
+  if (!d) {
+    std::fprintf(stderr, "spindle-load: %s: %s\n", flag, d.error().c_str());
+    return false;
+  }
+  *out = *d;
+  return true;
+}
+
+// The targets: the file's, or the URL with --method/--body-file; --header goes to every one,
+// --body-file to those without a body of their own. False: printed why not.
+bool targets(const Flags& f, std::vector<loadgen::Target>* out) {
+  std::string body;
+  if (!f.body_file.empty()) {
+    auto b = loadgen::read_whole_file(f.body_file);
+    if (!b) return std::fprintf(stderr, "spindle-load: --body-file %s\n", b.error().c_str()), false;
+    body = std::move(b->text);
+  }
+  if (!f.targets_file.empty() == !f.url.empty()) {
+    std::fprintf(stderr, "spindle-load: give a URL or --targets FILE (one of them)\n");
+    return false;
+  }
+  if (!f.targets_file.empty()) {
+    auto text = loadgen::read_whole_file(f.targets_file);
+    if (!text)
+      return std::fprintf(stderr, "spindle-load: --targets %s\n", text.error().c_str()), false;
+    auto t = loadgen::parse_targets(text->text, loadgen::read_whole_file);
+    if (!t) {
+      std::fprintf(stderr, "spindle-load: %s: %s\n", f.targets_file.c_str(), t.error().c_str());
+      return false;
+    }
+    *out = std::move(*t);
+  } else {
+    loadgen::Target t;
+    t.method = f.method;
+    if (auto r = loadgen::parse_url(f.url, &t); !r) {
+      std::fprintf(stderr, "spindle-load: %s\n", r.error().c_str());
+      return false;
+    }
+    out->push_back(std::move(t));
+  }
+  for (loadgen::Target& t : *out) {
+    if (t.body.empty()) t.body = body;
+    for (const std::string& h : f.headers) {
+      auto p = loadgen::parse_header(h);
+      if (!p) return std::fprintf(stderr, "spindle-load: --header: %s\n", p.error().c_str()), false;
+      t.headers.push_back(std::move(*p));
+    }
+  }
+  return true;
+}
+
+bool plan(const Flags& f, Plan* p) {
+  std::chrono::nanoseconds duration{}, step{};
+  if (!duration_flag("--duration", f.duration, &duration) ||
+      !duration_flag("--step-duration", f.step_duration, &step) ||
+      !duration_flag("--timeout", f.timeout, &p->attack.timeout) ||
+      !duration_flag("--max-p99", f.max_p99, &p->limits.max_p99) ||
+      !targets(f, &p->attack.targets)) {
+    return false;
+  }
+  p->attack.connections = f.connections;
+  p->limits.max_error_ratio = f.max_error_ratio;
+  p->ramp = !f.ramp.empty();
+  if (p->ramp) {
+    auto r = loadgen::parse_ramp(f.ramp);
+    if (!r) return std::fprintf(stderr, "spindle-load: %s\n", r.error().c_str()), false;
+    p->rates = r->rates();
+    p->step_duration = step;
+  } else {
+    p->rates = {f.rate};
+    p->step_duration = duration;
+  }
+  return true;
+}
+
+// The debug listener, or an invalid one when off or (for the default address) taken.
+bool debug_listener(const Flags& f, net::Listener* out) {
+  if (f.debug_listen == "off") return true;
+  auto d = net::listen(f.debug_listen);
+  if (d) {
+    *out = std::move(*d);
+    std::fprintf(stderr, "spindle-load: debug listener on %s\n",
+                 out->address().to_string().c_str());
+    return true;
+  }
+  std::fprintf(stderr, "spindle-load: %s%s: %s\n",
+               f.debug_listen_required ? "--debug-listen " : "debug listener off: ",
+               f.debug_listen.c_str(), d.error().message().c_str());
+  return !f.debug_listen_required;
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             runtime::Clock::now().time_since_epoch())
+      .count();
+}
+
+// Prints the progress line every 250 ms while `running` (only on a terminal).
+void progress_loop(const loadgen::Attacker& a, const std::atomic<bool>& running) {
+  while (running.load(std::memory_order_relaxed)) {
+    runtime::sleep_for(250ms);
+    std::string line = loadgen::progress_line(a.progress(), now_ns());
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+  }
+  std::fprintf(stderr, "\r\033[K");
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) std::fprintf(stderr, "spindle-load: cannot write %s\n", path.c_str());
+  return static_cast<bool>(out);
+}
+
+// The run, as the main goroutine.
+int run(const Flags& f, const Plan& p) {
+  net::Listener debug_l;
+  if (!debug_listener(f, &debug_l)) return 1;
+  loadgen::Attacker attacker(p.attack);
+  debug::DebugHandler debug({.program = "spindle-load",
+                             .metrics =
+                                 [&](debug::MetricsText& m) {
+                                   auto pr = attacker.progress();
+                                   m.counter("spindle_load_requests_total", "requests sent",
+                                             static_cast<double>(attacker.total_sent()));
+                                   m.counter("spindle_load_errors_total", "requests failed",
+                                             static_cast<double>(attacker.total_errors()));
+                                   m.gauge("spindle_load_in_flight", "requests awaiting answers",
+                                           static_cast<double>(pr.in_flight));
+                                   m.gauge("spindle_load_offered_rate", "req/s of the current step",
+                                           pr.offered_rate);
+                                 },
+                             .not_ready = {}});
+  http::Server debug_server(debug);
+  runtime::WaitGroup background;
+  if (debug_l.valid()) {
+    background.add(1);
+    runtime::go([&] {
+      (void)debug_server.serve(debug_l);
+      background.done();
+    });
+  }
+  std::atomic<bool> running{true};
+  if (isatty(STDERR_FILENO)) {
+    background.add(1);
+    runtime::go([&] {
+      progress_loop(attacker, running);
+      background.done();
+    });
+  }
+
+  std::vector<loadgen::StepResult> steps;
+  const std::int64_t origin = now_ns();
+  const bool text = f.output == "text";
+  for (double rate : p.rates) {
+    steps.push_back(attacker.run(rate, p.step_duration, origin));
+    const loadgen::StepResult& s = steps.back();
+    if (text) {
+      std::string report = loadgen::text_report(s);
+      if (p.ramp) {
+        char head[64];
+        std::snprintf(head, sizeof head, "--- %.2f req/s for %s\n", rate,
+                      loadgen::go_duration(p.step_duration.count()).c_str());
+        report = head + report;
+      }
+      std::fprintf(stdout, "%s%s", report.c_str(), p.ramp ? "\n" : "");
+      std::fflush(stdout);
+    }
+    if (p.ramp && !loadgen::broken_limits(s, p.limits).empty()) break;
+  }
+  running = false;
+  auto summary = loadgen::summarize(steps, p.limits);
+  if (text && p.ramp) std::fputs(loadgen::text_summary(steps, summary, p.limits).c_str(), stdout);
+  if (!text) std::fputs(loadgen::json_report(steps, p.ramp, summary, p.limits).c_str(), stdout);
+  int rc = 0;
+  if (!f.html.empty()) {
+    std::string title = p.attack.targets.front().describe();
+    if (p.attack.targets.size() > 1)
+      title += " and " + std::to_string(p.attack.targets.size() - 1) + " more";
+    if (!write_file(f.html, loadgen::html_report(title, steps, p.ramp, summary, p.limits))) rc = 1;
+  }
+  if (debug_l.valid()) debug_server.shutdown(1s);
+  background.wait();
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"spindle-load: open-loop HTTP load at a constant rate or a ramp of rates"};
+  Flags f;
+  CLI::Option* debug_listen = add_flags(app, f);
+  CLI11_PARSE(app, argc, argv);
+  f.debug_listen_required = debug_listen->count() > 0;
+  Plan p;
+  if (!plan(f, &p)) return 2;
+
+  (void)base::raise_fd_limit();
+  signal(SIGPIPE, SIG_IGN);
+  int rc = 0;
+  runtime::Runtime rt(runtime::Options{.procs = f.procs});
+  rt.run([&] { rc = run(f, p); });
+  return rc;
+}

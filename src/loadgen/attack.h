@@ -1,0 +1,69 @@
+// Attacker: sends requests on an open-loop schedule (vegeta's attack model). A pacer goroutine
+// starts one goroutine per request at its scheduled time whatever the server does; each
+// measures its latency from the scheduled time, so a stalled server shows its stall in the
+// latencies instead of slowing the sender down (docs/loadgen.md, "Schedule").
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "http/client.h"
+#include "loadgen/step_result.h"
+#include "loadgen/target.h"
+
+namespace spindle::loadgen {
+
+struct AttackOptions {
+  std::vector<Target> targets;  // sent round-robin; at least one
+  // Open connections per host (the keep-alive pool's limit); requests past it wait for one.
+  std::size_t connections = 1000;
+  // Dial, writing the request, and waiting for the response head are each bounded by it, and
+  // the whole response body must arrive within it of the send.
+  std::chrono::nanoseconds timeout = std::chrono::seconds(30);
+};
+
+// What a running step has done so far, for a progress line (relaxed counters).
+struct Progress {
+  double offered_rate = 0;
+  std::int64_t step_start_ns = 0;
+  std::uint64_t sent = 0;
+  std::uint64_t done = 0;
+  std::uint64_t errors = 0;
+  std::int64_t in_flight = 0;
+};
+
+class Attacker {
+ public:
+  explicit Attacker(AttackOptions options);
+  // Must be destroyed from a goroutine (the client closes its idle connections).
+  ~Attacker();
+
+  // Sends rate req/s for `duration`, waits for every response (or its timeout) and returns
+  // the step's figures. `origin_ns` (steady clock) is the run's start: the timelines of a
+  // ramp's steps share it. Runs on the calling goroutine; one step at a time.
+  StepResult run(double rate, std::chrono::nanoseconds duration, std::int64_t origin_ns);
+
+  // From any goroutine or thread.
+  Progress progress() const;
+  // Totals over every step so far (for metrics).
+  std::uint64_t total_sent() const { return total_sent_.load(std::memory_order_relaxed); }
+  std::uint64_t total_errors() const { return total_errors_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Prepared;  // a target with its pool and header views
+  void send_one(const Prepared& p, std::int64_t scheduled_ns, bool waited, Recorder& rec);
+
+  AttackOptions options_;
+  http::Client client_;
+  std::vector<std::unique_ptr<Prepared>> prepared_;
+  std::atomic<double> offered_rate_{0};
+  std::atomic<std::int64_t> step_start_ns_{0};
+  std::atomic<std::uint64_t> sent_{0}, done_{0}, errors_{0};
+  std::atomic<std::int64_t> in_flight_{0};
+  std::atomic<std::uint64_t> total_sent_{0}, total_errors_{0};
+};
+
+}  // namespace spindle::loadgen

@@ -1,0 +1,154 @@
+// Attacker against loopback servers: the schedule is kept, a stall shows in the latencies
+// (no coordinated omission), and a scripted server's statuses, sizes and errors are counted.
+#include "loadgen/attack.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "http/test_server.h"
+#include "loadgen/report.h"
+#include "runtime/runtime.h"
+#include "runtime/time.h"
+
+namespace spindle::loadgen {
+namespace {
+
+using namespace std::chrono_literals;
+using http::testing::TestServer;
+
+constexpr std::int64_t kMs = 1'000'000;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             runtime::Clock::now().time_since_epoch())
+      .count();
+}
+
+Target target(const TestServer& s, std::string method, std::string path, std::string body = "") {
+  Target t;
+  t.method = std::move(method);
+  t.address = t.host = s.address();
+  t.path = std::move(path);
+  t.body = std::move(body);
+  return t;
+}
+
+void in_runtime(base::Task body) {
+  runtime::Runtime rt(runtime::Options{.procs = 2});
+  rt.run(std::move(body));
+}
+
+// 2,000 req/s for 5 s: exactly 10,000 requests, sent on schedule (the send lag is small, every
+// whole second of the step holds its 2,000 sends) at a rate within 1% of the offered one.
+TEST(Attack, KeepsTheRateAndTheSchedule) {
+  in_runtime([] {
+    TestServer server([](http::Request&, http::ResponseWriter& w) { (void)w.reply(200, "ok"); });
+    StepResult s;
+    {
+      Attacker a({.targets = {target(server, "GET", "/")}, .connections = 100, .timeout = 5s});
+      s = a.run(2000, 5s, now_ns());
+    }
+    server.stop();
+    EXPECT_EQ(s.requests, 10000u);
+    EXPECT_EQ(s.status_codes[200], 10000u) << text_report(s);
+    EXPECT_NEAR(s.rate(), 2000, 20) << text_report(s);
+    // Never early; late only by what the machine's load makes it (bounds generous for
+    // sanitizer builds on a busy machine: a send 50 ms late moves 100 sends between seconds).
+    EXPECT_GE(s.send_lag.min(), 0);
+    EXPECT_LT(s.send_lag.quantile(0.5), 10 * kMs) << text_report(s);
+    EXPECT_LT(s.send_lag.quantile(0.99), 250 * kMs) << text_report(s);
+    ASSERT_GE(s.timeline.size(), 5u);
+    for (std::size_t sec = 1; sec < 4; ++sec) EXPECT_NEAR(s.timeline[sec].sent, 2000, 100) << sec;
+  });
+}
+
+// The server answers nothing for 1 s in the middle of a 3 s step at 200 req/s. The requests
+// scheduled during the stall wait for it: about a sixth of them over 500 ms, so the p99 is
+// close to the whole second. A closed-loop generator would have sent nothing meanwhile and
+// reported a p99 of a few ms.
+TEST(Attack, AStallShowsInTheP99) {
+  in_runtime([] {
+    std::atomic<int> seen{0};
+    std::atomic<std::int64_t> stall_until{0};
+    TestServer server([&](http::Request&, http::ResponseWriter& w) {
+      if (seen.fetch_add(1) == 200) stall_until = now_ns() + 1000 * kMs;
+      std::int64_t until = stall_until.load();
+      if (now_ns() < until) {
+        runtime::sleep_until(runtime::TimePoint(std::chrono::nanoseconds(until)));
+      }
+      (void)w.reply(200, "ok");
+    });
+    StepResult s;
+    {
+      Attacker a({.targets = {target(server, "GET", "/")}, .connections = 1000, .timeout = 5s});
+      s = a.run(200, 3s, now_ns());
+    }
+    server.stop();
+    EXPECT_EQ(s.requests, 600u);
+    EXPECT_EQ(s.successes, 600u) << text_report(s);
+    EXPECT_GE(s.latencies.quantile(0.99), 900 * kMs) << text_report(s);
+    EXPECT_GE(s.latencies.max(), 950 * kMs) << text_report(s);
+    EXPECT_LT(s.latencies.quantile(0.5), 500 * kMs) << text_report(s);
+  });
+}
+
+// Five targets round-robin, 10 requests each: 200 with 100 bytes, 404 with 8, a timeout, a
+// connection closed without an answer, and a POST whose 10-byte body is echoed.
+TEST(Attack, CountsStatusesSizesAndErrors) {
+  in_runtime([] {
+    TestServer server([](http::Request& req, http::ResponseWriter& w) {
+      std::string_view path = req.target();
+      if (path == "/ok") {
+        (void)w.reply(200, std::string(100, 'x'));
+      } else if (path == "/missing") {
+        (void)w.reply(404, "not here");
+      } else if (path == "/slow") {
+        runtime::sleep_for(1s);
+        (void)w.reply(200, "late");
+      } else if (path == "/echo") {
+        std::string body;
+        char buf[64];
+        for (;;) {
+          auto n = req.body().read(buf);
+          if (!n || *n == 0) break;
+          body.append(buf, *n);
+        }
+        (void)w.reply(200, body);
+      } else {
+        w.abort();
+      }
+    });
+    StepResult s;
+    {
+      Attacker a({.targets = {target(server, "GET", "/ok"), target(server, "GET", "/missing"),
+                              target(server, "GET", "/slow"), target(server, "GET", "/reset"),
+                              target(server, "POST", "/echo", "0123456789")},
+                  .connections = 100,
+                  .timeout = 200ms});
+      s = a.run(50, 1s, now_ns());
+    }
+    server.stop();
+    std::string report = text_report(s);
+    EXPECT_EQ(s.requests, 50u) << report;
+    EXPECT_EQ(s.status_codes[200], 20u) << report;
+    EXPECT_EQ(s.status_codes[404], 10u) << report;
+    EXPECT_EQ(s.status_codes[0], 20u) << report;
+    EXPECT_EQ(s.successes, 20u) << report;
+    EXPECT_EQ(s.error_count, 30u) << report;
+    EXPECT_EQ(s.bytes_in, 10u * 100 + 10u * 8 + 10u * 10) << report;
+    EXPECT_EQ(s.bytes_out, 100u) << report;
+    EXPECT_GE(s.latencies.max(), 200 * kMs) << report;  // the timeouts
+    EXPECT_LT(s.latencies.max(), 900 * kMs) << report;  // ... cut the 1 s wait short
+    bool not_found = false, timeout = false, network = false;
+    for (const std::string& e : s.errors) {
+      not_found |= e == "404 Not Found";
+      timeout |= e.find("timeout") != std::string::npos;
+      network |= e.find("network") != std::string::npos;
+    }
+    EXPECT_TRUE(not_found && timeout && network) << report;
+  });
+}
+
+}  // namespace
+}  // namespace spindle::loadgen
