@@ -21,6 +21,7 @@
 #include "loadgen/schedule.h"
 #include "net/listener.h"
 #include "runtime/runtime.h"
+#include "runtime/sync/mutex.h"
 #include "runtime/sync/wait_group.h"
 #include "runtime/time.h"
 
@@ -193,14 +194,35 @@ std::int64_t now_ns() {
       .count();
 }
 
-// Prints the progress line every 250 ms while `running` (only on a terminal).
-void progress_loop(const loadgen::Attacker& a, const std::atomic<bool>& running) {
+// stdout's reports and stderr's progress line share the terminal: whoever writes holds mu, and
+// a report first clears the progress line.
+struct Console {
+  runtime::Mutex mu;
+  bool progress_shown GUARDED_BY(mu) = false;
+
+  void report(const std::string& text) {
+    runtime::MutexLock lock(mu);
+    if (progress_shown) std::fprintf(stderr, "\r\033[K");
+    progress_shown = false;
+    std::fputs(text.c_str(), stdout);
+    std::fflush(stdout);
+  }
+  void progress(const std::string& line) {
+    runtime::MutexLock lock(mu);
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    progress_shown = true;
+  }
+};
+
+// Shows the progress line every 250 ms while `running` (only on a terminal).
+void progress_loop(const loadgen::Attacker& a, const std::atomic<bool>& running, Console& out) {
   while (running.load(std::memory_order_relaxed)) {
     runtime::sleep_for(250ms);
-    std::string line = loadgen::progress_line(a.progress(), now_ns());
-    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    if (running.load(std::memory_order_relaxed)) {
+      out.progress(loadgen::progress_line(a.progress(), now_ns()));
+    }
   }
-  std::fprintf(stderr, "\r\033[K");
+  out.report("");
 }
 
 bool write_file(const std::string& path, const std::string& text) {
@@ -240,10 +262,11 @@ int run(const Flags& f, const Plan& p) {
     });
   }
   std::atomic<bool> running{true};
+  Console console;
   if (isatty(STDERR_FILENO)) {
     background.add(1);
     runtime::go([&] {
-      progress_loop(attacker, running);
+      progress_loop(attacker, running, console);
       background.done();
     });
   }
@@ -262,15 +285,14 @@ int run(const Flags& f, const Plan& p) {
                       loadgen::go_duration(p.step_duration.count()).c_str());
         report = head + report;
       }
-      std::fprintf(stdout, "%s%s", report.c_str(), p.ramp ? "\n" : "");
-      std::fflush(stdout);
+      console.report(report + (p.ramp ? "\n" : ""));
     }
     if (p.ramp && !loadgen::broken_limits(s, p.limits).empty()) break;
   }
   running = false;
   auto summary = loadgen::summarize(steps, p.limits);
-  if (text && p.ramp) std::fputs(loadgen::text_summary(steps, summary, p.limits).c_str(), stdout);
-  if (!text) std::fputs(loadgen::json_report(steps, p.ramp, summary, p.limits).c_str(), stdout);
+  if (text && p.ramp) console.report(loadgen::text_summary(steps, summary, p.limits));
+  if (!text) console.report(loadgen::json_report(steps, p.ramp, summary, p.limits));
   int rc = 0;
   if (!f.html.empty()) {
     std::string title = p.attack.targets.front().describe();
