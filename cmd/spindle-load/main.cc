@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -20,6 +21,7 @@
 #include "loadgen/report.h"
 #include "loadgen/schedule.h"
 #include "net/listener.h"
+#include "net/signals.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/mutex.h"
 #include "runtime/sync/wait_group.h"
@@ -271,6 +273,20 @@ int run(const Flags& f, const Plan& p) {
     });
   }
 
+  // Ctrl-C (or SIGTERM) stops sending; the run's end wakes the watcher with a SIGTERM of its own.
+  std::atomic<bool> finished{false};
+  background.add(1);
+  runtime::go([&] {
+    auto sig = net::wait_for_signal({SIGINT, SIGTERM});
+    if (!finished.load()) {
+      console.report("");
+      std::fprintf(stderr, "spindle-load: %s: stopping, waiting for the requests in flight\n",
+                   sig ? strsignal(*sig) : sig.error().c_str());
+      attacker.stop();
+    }
+    background.done();
+  });
+
   std::vector<loadgen::StepResult> steps;
   const std::int64_t origin = now_ns();
   const bool text = f.output == "text";
@@ -287,9 +303,11 @@ int run(const Flags& f, const Plan& p) {
       }
       console.report(report + (p.ramp ? "\n" : ""));
     }
-    if (p.ramp && !loadgen::broken_limits(s, p.limits).empty()) break;
+    if (s.stopped || (p.ramp && !loadgen::broken_limits(s, p.limits).empty())) break;
   }
   running = false;
+  finished = true;
+  kill(getpid(), SIGTERM);
   auto summary = loadgen::summarize(steps, p.limits);
   if (text && p.ramp) console.report(loadgen::text_summary(steps, summary, p.limits));
   if (!text) console.report(loadgen::json_report(steps, p.ramp, summary, p.limits));
@@ -317,6 +335,8 @@ int main(int argc, char** argv) {
   if (!plan(f, &p)) return 2;
 
   (void)base::raise_fd_limit();
+  // Before any thread exists, so every runtime thread inherits the mask (net/signals.h).
+  net::block_signals({SIGINT, SIGTERM});
   signal(SIGPIPE, SIG_IGN);
   int rc = 0;
   runtime::Runtime rt(runtime::Options{.procs = f.procs});

@@ -84,7 +84,12 @@ StepResult Attacker::run(double rate, std::chrono::nanoseconds duration, std::in
   const auto limit = static_cast<std::int64_t>(options_.connections);
   for (std::uint64_t i = 0; i < schedule.count(); ++i) {
     const std::int64_t due = start + schedule.offset_ns(i);
+    // A stop() during the sleep is seen when it ends: at most one period late.
     if (due > now_ns()) runtime::sleep_until(at_ns(due));
+    if (stopped_.load(kRelaxed)) {
+      rec.stop();
+      break;
+    }
     const Prepared& p = *prepared_[i % prepared_.size()];
     // In flight across all hosts: exact for one host, an upper bound for several.
     bool waited = in_flight_.fetch_add(1, kRelaxed) >= limit && limit > 0;

@@ -46,6 +46,10 @@ class Attacker {
   // ramp's steps share it. Runs on the calling goroutine; one step at a time.
   StepResult run(double rate, std::chrono::nanoseconds duration, std::int64_t origin_ns);
 
+  // Stops the step under way (and makes later run() calls return at once): no more requests
+  // are started; run() returns once those in flight have ended. From any goroutine or thread.
+  void stop() { stopped_.store(true, std::memory_order_relaxed); }
+
   // From any goroutine or thread.
   Progress progress() const;
   // Totals over every step so far (for metrics).
@@ -63,6 +67,7 @@ class Attacker {
   std::atomic<std::int64_t> step_start_ns_{0};
   std::atomic<std::uint64_t> sent_{0}, done_{0}, errors_{0};
   std::atomic<std::int64_t> in_flight_{0};
+  std::atomic<bool> stopped_{false};
   std::atomic<std::uint64_t> total_sent_{0}, total_errors_{0};
 };
 

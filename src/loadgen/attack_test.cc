@@ -9,6 +9,7 @@
 #include "http/test_server.h"
 #include "loadgen/report.h"
 #include "runtime/runtime.h"
+#include "runtime/sync/wait_group.h"
 #include "runtime/time.h"
 
 namespace spindle::loadgen {
@@ -158,6 +159,39 @@ TEST(Attack, CountsStatusesSizesAndErrors) {
       network |= e.find("network") != std::string::npos;
     }
     EXPECT_TRUE(not_found && timeout && network) << report;
+  });
+}
+
+// stop() ends the step early: the requests already started are answered and reported, no
+// more are sent, and later steps return at once.
+TEST(Attack, StopEndsTheStepEarly) {
+  in_runtime([] {
+    TestServer server([](http::Request&, http::ResponseWriter& w) { (void)w.reply(200, "ok"); });
+    StepResult s, after;
+    {
+      Attacker a({.targets = {target(server, "GET", "/")}, .connections = 100, .timeout = 5s});
+      runtime::WaitGroup stopped;
+      stopped.add(1);
+      runtime::go([&] {
+        while (a.progress().done < 20) runtime::sleep_for(10ms);
+        a.stop();
+        stopped.done();
+      });
+      s = a.run(100, 60s, now_ns());
+      stopped.wait();
+      after = a.run(100, 60s, now_ns());
+    }
+    server.stop();
+    EXPECT_TRUE(s.stopped);
+    EXPECT_GE(s.requests, 20u);
+    EXPECT_LT(s.requests, 6000u);
+    EXPECT_EQ(s.successes, s.requests);
+    for (const std::string& why : s.shortfalls()) {  // not judged on the rate of a cut step
+      EXPECT_FALSE(why.starts_with("sent ")) << why;
+    }
+    EXPECT_NE(text_report(s).find("Stopped: interrupted before the planned 1m0s\n"),
+              std::string::npos);
+    EXPECT_EQ(after.requests, 0u);
   });
 }
 

@@ -98,7 +98,8 @@ json step_json(const StepResult& s) {
           {"kept_rate", s.kept_rate()},
           {"shortfalls", s.shortfalls()},
           {"histogram", histogram_json(s.latencies)},
-          {"timeline", timeline}};
+          {"timeline", timeline},
+          {"stopped", s.stopped}};
 }
 
 }  // namespace
@@ -154,6 +155,8 @@ std::string text_report(const StepResult& s) {
   out += line("Offered", "[rate, kept]",
               printf_string("%.2f, %s", s.offered_rate, s.kept_rate() ? "yes" : "NO"));
   for (const std::string& why : s.shortfalls()) out += "Not kept: " + why + "\n";
+  if (s.stopped)
+    out += "Stopped: interrupted before the planned " + go_duration(s.planned_ns) + "\n";
   out += "Error Set:\n";
   for (const std::string& e : s.errors) out += e + "\n";
   if (s.errors_not_listed > 0) {

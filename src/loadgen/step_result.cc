@@ -45,7 +45,7 @@ bool StepResult::kept_rate() const { return shortfalls().empty(); }
 
 std::vector<std::string> StepResult::shortfalls() const {
   std::vector<std::string> out;
-  if (requests > 1 && rate() < 0.99 * offered_rate) {
+  if (requests > 1 && rate() < 0.99 * offered_rate && !stopped) {
     out.push_back(format("sent %.2f req/s of the %.2f offered", rate(), offered_rate));
   }
   std::int64_t lag = send_lag.quantile(0.99);
@@ -104,6 +104,11 @@ void Recorder::record(const Outcome& o) {
   } else {
     ++r.errors_not_listed;
   }
+}
+
+void Recorder::stop() {
+  runtime::MutexLock lock(mu_);
+  r_.stopped = true;
 }
 
 StepResult Recorder::result() const {

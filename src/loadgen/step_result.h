@@ -44,6 +44,7 @@ struct StepResult {
   std::uint64_t error_count = 0;              // requests that failed (status 0 or >= 400)
   std::uint64_t connection_waits = 0;  // requests sent while the connection limit was reached
   std::vector<Second> timeline;
+  bool stopped = false;  // stopped before its planned end (Attacker::stop)
 
   static constexpr std::size_t kMaxErrors = 100;
 
@@ -81,6 +82,8 @@ class Recorder {
   Recorder(double offered_rate, std::int64_t planned_ns, std::int64_t origin_ns,
            std::uint64_t connection_limit);
   void record(const Outcome& o);
+  // The step was stopped before its planned end.
+  void stop();
   // The step so far (a copy).
   StepResult result() const;
 
