@@ -26,8 +26,8 @@
 
 namespace {
 
+using spindle::base::Clock;
 using spindle::runtime::Chan;
-using spindle::runtime::Clock;
 using spindle::runtime::PollDesc;
 using spindle::runtime::PollMode;
 using spindle::runtime::PollStatus;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "base/time.h"
 #include "runtime/channel.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/mutex.h"
@@ -25,7 +26,7 @@
 namespace spindle::runtime {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using base::Clock;
 
 struct Result {
   double value;

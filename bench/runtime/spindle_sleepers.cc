@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
     std::fputs("usage: spindle-sleepers [-n 100000] [-max-ms 100]\n", stderr);
     return 2;
   }
-  using spindle::runtime::Clock;
+  using spindle::base::Clock;
   std::mt19937_64 rng(1);
   std::vector<std::chrono::nanoseconds> sleeps(static_cast<size_t>(n));
   for (auto& s : sleeps) s = std::chrono::nanoseconds(rng() % (max_ms * 1'000'000 + 1));

@@ -11,11 +11,11 @@
 #include <string>
 
 #include "base/fd_limit.h"
+#include "base/time.h"
 #include "base/version.h"
 #include "debug/debug_handler.h"
 #include "http/server.h"
 #include "lb/backend_url.h"
-#include "lb/duration.h"
 #include "net/listener.h"
 #include "net/signals.h"
 #include "registration.h"
@@ -86,9 +86,11 @@ bool debug_listener(const Flags& f, net::Listener* out) {
   return !f.debug_listen_required;
 }
 
-// Parses a duration flag into *out; prints the error and returns false when it is invalid.
-bool duration_flag(const char* flag, const std::string& text, std::chrono::nanoseconds* out) {
-  auto d = lb::parse_duration(text);
+// Parses a duration flag (not negative) into *out; prints the error and returns false when
+// it is invalid.
+bool duration_flag(const char* flag, const std::string& text, base::Duration* out) {
+  auto d = base::parse_duration(text);
+  if (d && *d < base::Duration::zero()) d = "duration \"" + text + "\" is negative";
   if (!d) {
     std::fprintf(stderr, "spindle-backend: %s: %s\n", flag, d.error().c_str());
     return false;
@@ -98,7 +100,7 @@ bool duration_flag(const char* flag, const std::string& text, std::chrono::nanos
 }
 
 // Serves until SIGTERM/SIGINT, then deregisters and drains. Runs as the main goroutine.
-int serve(const Flags& f, backend::ServiceOptions service_options, net::Duration drain) {
+int serve(const Flags& f, backend::ServiceOptions service_options, base::Duration drain) {
   auto l = net::listen(f.listen);
   if (!l) {
     std::fprintf(stderr, "spindle-backend: listen %s: %s\n", f.listen.c_str(),
@@ -187,7 +189,7 @@ int main(int argc, char** argv) {
   f.debug_listen_required = debug_listen->count() > 0;
 
   backend::ServiceOptions service{f.name, {}, {}, f.body_bytes, f.fail_ratio};
-  std::chrono::nanoseconds drain{};
+  base::Duration drain{};
   if (!duration_flag("--delay", f.delay, &service.delay) ||
       !duration_flag("--cpu-work", f.cpu_work, &service.cpu_work) ||
       !duration_flag("--drain-timeout", f.drain_timeout, &drain)) {
@@ -214,6 +216,6 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   int rc = 0;
   runtime::Runtime rt(runtime::Options{.procs = f.procs});
-  rt.run([&] { rc = serve(f, service, std::chrono::duration_cast<net::Duration>(drain)); });
+  rt.run([&] { rc = serve(f, service, drain); });
   return rc;
 }

@@ -27,7 +27,7 @@ bool wait_or_stop(runtime::Chan<bool>& stop, std::chrono::milliseconds d) {
   runtime::Timer timer(d);
   bool stopped = false;
   runtime::select(runtime::on_recv(stop, [&](std::optional<bool>) { stopped = true; }),
-                  runtime::on_recv(timer.c(), [](std::optional<runtime::TimePoint>) {}));
+                  runtime::on_recv(timer.c(), [](std::optional<base::TimePoint>) {}));
   return stopped;
 }
 

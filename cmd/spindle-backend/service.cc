@@ -29,9 +29,7 @@ std::string_view path_of(std::string_view target) {
 Service::Service(ServiceOptions options)
     : options_(std::move(options)),
       hello_("hello from " + options_.name + "\n"),
-      random_state_(
-          static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())) {
-}
+      random_state_(static_cast<std::uint64_t>(base::Clock::now().time_since_epoch().count())) {}
 
 void Service::handle(http::Request& req, http::ResponseWriter& w) {
   std::string_view path = path_of(req.target());
@@ -56,8 +54,8 @@ void Service::handle(http::Request& req, http::ResponseWriter& w) {
 bool Service::simulate() {
   if (options_.delay.count() > 0) runtime::sleep_for(options_.delay);
   if (options_.cpu_work.count() > 0) {
-    auto until = std::chrono::steady_clock::now() + options_.cpu_work;
-    while (std::chrono::steady_clock::now() < until) {
+    auto until = base::Clock::now() + options_.cpu_work;
+    while (base::Clock::now() < until) {
     }
   }
   return options_.fail_ratio > 0 && next_uniform(random_state_) < options_.fail_ratio;

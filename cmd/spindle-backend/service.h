@@ -13,16 +13,17 @@
 #include <cstdint>
 #include <string>
 
+#include "base/time.h"
 #include "http/server.h"
 
 namespace spindle::backend {
 
 struct ServiceOptions {
   std::string name;
-  std::chrono::nanoseconds delay{0};     // parks before answering
-  std::chrono::nanoseconds cpu_work{0};  // busy loop before answering
-  std::uint64_t body_bytes = 0;          // response body size of "/" (0: the hello text)
-  double fail_ratio = 0;                 // share of requests answered 500
+  base::Duration delay{0};       // parks before answering
+  base::Duration cpu_work{0};    // busy loop before answering
+  std::uint64_t body_bytes = 0;  // response body size of "/" (0: the hello text)
+  double fail_ratio = 0;         // share of requests answered 500
 };
 
 // Thread-safe: one Service serves every connection goroutine of its Server.

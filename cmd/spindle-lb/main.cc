@@ -11,29 +11,31 @@
 #include <cstring>
 
 #include "base/fd_limit.h"
+#include "base/time.h"
 #include "base/version.h"
 #include "lb/balancer.h"
-#include "lb/duration.h"
 #include "net/signals.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/wait_group.h"
 
 namespace {
 
-using spindle::lb::Duration;
+using spindle::base::Duration;
 
-// A CLI11 option taking a duration ("250ms", "3s", "1m") into *out.
-CLI::Option* add_duration(CLI::App& app, const std::string& name,
-                          spindle::runtime::Clock::duration* out, const std::string& help) {
+// A CLI11 option taking a duration ("250ms", "3s", "1m"; not negative) into *out.
+CLI::Option* add_duration(CLI::App& app, const std::string& name, Duration* out,
+                          const std::string& help) {
   auto* opt = app.add_option_function<std::string>(
       name,
       [out, name](const std::string& text) {
-        auto d = spindle::lb::parse_duration(text);
+        auto d = spindle::base::parse_duration(text);
         if (!d) throw CLI::ValidationError(name, d.error());
-        *out = std::chrono::duration_cast<spindle::runtime::Clock::duration>(*d);
+        if (*d < Duration::zero()) {
+          throw CLI::ValidationError(name, "duration \"" + text + "\" is negative");
+        }
+        *out = *d;
       },
-      help + " (default " +
-          spindle::lb::format_duration(std::chrono::duration_cast<Duration>(*out)) + ")");
+      help + " (default " + spindle::base::format_duration(*out) + ")");
   opt->type_name("DUR");
   return opt;
 }
@@ -163,7 +165,7 @@ int main(int argc, char** argv) {
                          {"--response-header-timeout", c.response_header_timeout},
                          {"--idle-timeout", c.idle_timeout},
                          {"--body-timeout", c.body_timeout}}) {
-    if (d <= spindle::runtime::Clock::duration::zero()) {
+    if (d <= spindle::base::Duration::zero()) {
       std::fprintf(stderr, "spindle-lb: %s must be more than 0\n", name);
       return 2;
     }

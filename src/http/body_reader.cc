@@ -7,7 +7,7 @@
 namespace spindle::http {
 
 void BodyReader::start(net::Conn* conn, ReadBuffer* in, BodyFraming framing, Side side,
-                       const Limits& limits, net::Duration read_timeout) {
+                       const Limits& limits, base::Duration read_timeout) {
   conn_ = conn;
   in_ = in;
   decoder_ = BodyDecoder(framing, side, limits);
@@ -19,7 +19,7 @@ void BodyReader::start(net::Conn* conn, ReadBuffer* in, BodyFraming framing, Sid
   bytes_ = 0;
   trailers_ = {};
   read_timeout_ = read_timeout;
-  deadline_ = runtime::TimePoint::max();
+  deadline_ = base::TimePoint::max();
   before_first_read_ = nullptr;
 }
 
@@ -33,9 +33,9 @@ Result<void> BodyReader::read_more() {
     before_first_read_(before_ctx_);
     before_first_read_ = nullptr;
   }
-  if (read_timeout_ != net::kNoTimeout || deadline_ != runtime::TimePoint::max()) {
-    runtime::TimePoint d = deadline_;
-    if (read_timeout_ != net::kNoTimeout) d = std::min(d, runtime::Clock::now() + read_timeout_);
+  if (read_timeout_ != net::kNoTimeout || deadline_ != base::TimePoint::max()) {
+    base::TimePoint d = deadline_;
+    if (read_timeout_ != net::kNoTimeout) d = std::min(d, base::Clock::now() + read_timeout_);
     (void)conn_->set_read_deadline(d);
   }
   auto n = in_->fill(*conn_, kReadChunk, in_->capacity() + kMaxBodyBuffer);

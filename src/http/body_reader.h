@@ -58,7 +58,7 @@ class BodyReader final : public BodySource {
   // Starts decoding a body framed by `framing` from `in` (whose data begins right after the
   // head) read from `conn`. `read_timeout`: the longest wait for the next bytes.
   void start(net::Conn* conn, ReadBuffer* in, BodyFraming framing, Side side, const Limits& limits,
-             net::Duration read_timeout);
+             base::Duration read_timeout);
   void set_before_first_read(BeforeFirstRead fn, void* ctx) {
     before_first_read_ = fn;
     before_ctx_ = ctx;
@@ -66,7 +66,7 @@ class BodyReader final : public BodySource {
   // The latest time the next reads may wait until, on top of the inactivity timeout (a bound
   // on the whole body, kept by the reader's caller); passing it fails the read with a
   // kTimeout error. TimePoint::max() (what start() sets): none.
-  void set_deadline(runtime::TimePoint t) { deadline_ = t; }
+  void set_deadline(base::TimePoint t) { deadline_ = t; }
 
   Result<std::string_view> next() override;
   // Copies up to buf.size() body bytes into buf: the count, 0 at the end.
@@ -105,8 +105,8 @@ class BodyReader final : public BodySource {
   std::string_view leftover_;  // the part of that piece read() did not copy out yet
   std::uint64_t bytes_ = 0;
   std::string_view trailers_;
-  net::Duration read_timeout_ = net::kNoTimeout;
-  runtime::TimePoint deadline_ = runtime::TimePoint::max();
+  base::Duration read_timeout_ = net::kNoTimeout;
+  base::TimePoint deadline_ = base::TimePoint::max();
   BeforeFirstRead before_first_read_ = nullptr;
   void* before_ctx_ = nullptr;
 };

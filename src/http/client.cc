@@ -18,8 +18,8 @@ namespace spindle::http {
 
 namespace {
 
-using runtime::Clock;
-using runtime::TimePoint;
+using base::Clock;
+using base::TimePoint;
 
 Error canceled() { return Error{ErrorCode::kCanceled, Side::kInternal, false, 499, "canceled"}; }
 
@@ -56,7 +56,7 @@ Result<void> build_head(PooledConn& c, const ClientRequest& req, std::string_vie
 // body writer goroutine for a duplex exchange (then nothing else touches c.out or writes c.conn).
 Result<void> write_head_and_body(PooledConn& c, BodySource* body,
                                  std::optional<std::uint64_t> content_length,
-                                 net::Duration write_timeout) {
+                                 base::Duration write_timeout) {
   std::string& out = c.out;
   const bool chunked = body != nullptr && !content_length;
   if (write_timeout != net::kNoTimeout)
@@ -102,7 +102,7 @@ bool writes_body_in_background(const ClientRequest& req) {
 }
 
 // Starts the body writer goroutine of a duplex exchange.
-void start_body_writer(PooledConn& c, const ClientRequest& req, net::Duration write_timeout) {
+void start_body_writer(PooledConn& c, const ClientRequest& req, base::Duration write_timeout) {
   c.body_writing = true;
   c.body_write_ok.store(false, std::memory_order_relaxed);
   c.body_written_ns.store(0, std::memory_order_relaxed);

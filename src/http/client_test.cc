@@ -268,7 +268,7 @@ struct ScriptedBackend {
       for (;;) {
         auto c = l.accept();
         if (!c) break;
-        (void)c->set_deadline(runtime::Clock::now() + 5s);
+        (void)c->set_deadline(base::Clock::now() + 5s);
         std::string got;
         char buf[4096];
         while (got.find("\r\n\r\n") == std::string::npos) {

@@ -44,7 +44,7 @@ HostPool::HostPool(std::string address, ClientOptions options)
 
 HostPool::~HostPool() { close_idle(); }
 
-bool HostPool::usable(PooledConn& c, runtime::TimePoint now) {
+bool HostPool::usable(PooledConn& c, base::TimePoint now) {
   if (options_.idle_timeout != net::kNoTimeout && now - c.idle_since > options_.idle_timeout) {
     return false;
   }
@@ -90,7 +90,7 @@ Result<std::unique_ptr<PooledConn>> HostPool::acquire(bool fresh) {
       }
     }
     if (c) {
-      if (usable(*c, runtime::Clock::now())) {
+      if (usable(*c, base::Clock::now())) {
         c->reused = true;
         reuses_.fetch_add(1, std::memory_order_relaxed);
         in_use_.fetch_add(1, std::memory_order_relaxed);
@@ -120,7 +120,7 @@ Result<std::unique_ptr<PooledConn>> HostPool::acquire(bool fresh) {
 void HostPool::release(std::unique_ptr<PooledConn> c, bool reusable) {
   in_use_.fetch_sub(1, std::memory_order_relaxed);
   if (reusable) {
-    c->idle_since = runtime::Clock::now();
+    c->idle_since = base::Clock::now();
     c->parser.reset();
     runtime::MutexLock lock(mu_);
     if (idle_.size() < options_.max_idle_per_host) {

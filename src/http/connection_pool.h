@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/time.h"
 #include "http/body_reader.h"
 #include "http/error.h"
 #include "http/head_parser.h"
@@ -26,13 +27,13 @@ using namespace std::chrono_literals;
 struct ClientOptions {
   std::size_t max_idle_per_host = 100;  // idle keep-alive connections kept per host
   std::size_t max_conns_per_host = 0;   // open connections per host; 0: no cap (callers wait)
-  net::Duration dial_timeout = 30s;
+  base::Duration dial_timeout = 30s;
   // From the end of the request to the end of the response head (then a 504-class error).
-  net::Duration response_header_timeout = net::kNoTimeout;
+  base::Duration response_header_timeout = net::kNoTimeout;
   // The longest wait for more response body bytes (inactivity).
-  net::Duration body_read_timeout = net::kNoTimeout;
-  net::Duration write_timeout = net::kNoTimeout;  // the longest a request write may park
-  net::Duration idle_timeout = 90s;  // an idle connection older than this is not reused
+  base::Duration body_read_timeout = net::kNoTimeout;
+  base::Duration write_timeout = net::kNoTimeout;  // the longest a request write may park
+  base::Duration idle_timeout = 90s;  // an idle connection older than this is not reused
   // A connection's read buffer starts this large and grows as the limits allow.
   std::size_t read_buffer_size = 4096;
   Limits limits;
@@ -56,7 +57,7 @@ struct PooledConn {
   BodyReader body;
   Method method = Method::kGet;  // of the request in flight (its response's framing)
   bool reused = false;
-  runtime::TimePoint idle_since;
+  base::TimePoint idle_since;
   // Duplex exchanges (a large or chunked request body): the goroutine writing the body while
   // the response is read, and whether it wrote all of it. See client.cc.
   runtime::WaitGroup body_writer;
@@ -95,7 +96,7 @@ class HostPool {
 
  private:
   // Whether a pooled connection may carry another request: open, nothing unread, not too old.
-  bool usable(PooledConn& c, runtime::TimePoint now);
+  bool usable(PooledConn& c, base::TimePoint now);
   void forget_one();  // one open connection fewer (closed): wakes a waiter
 
   const std::string address_;

@@ -121,7 +121,7 @@ struct RawBackend {
       for (;;) {
         auto c = l->accept();
         if (!c) break;
-        (void)c->set_deadline(runtime::Clock::now() + 10s);
+        (void)c->set_deadline(base::Clock::now() + 10s);
         std::string head;
         char buf[4096];
         while (head.find("\r\n\r\n") == std::string::npos) {

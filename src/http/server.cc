@@ -72,15 +72,15 @@ namespace spindle::http {
 
 namespace {
 
-using runtime::Clock;
-using runtime::TimePoint;
+using base::Clock;
+using base::TimePoint;
 
 constexpr std::size_t kFlushThreshold = 16 * 1024;  // batch below, write through above
 constexpr std::size_t kPendingBodyMax = 4 * 1024;   // held back to compute Content-Length
 // Lingering close: after an answer the server closes on while the client may still be
 // sending, read and drop its bytes until it closes, pauses this long, or kLingerTotal passed.
-constexpr net::Duration kLingerIdle = std::chrono::milliseconds(500);
-constexpr net::Duration kLingerTotal = std::chrono::seconds(5);
+constexpr base::Duration kLingerIdle = std::chrono::milliseconds(500);
+constexpr base::Duration kLingerTotal = std::chrono::seconds(5);
 
 enum ConnState : int { kIdle, kActive, kClosing };
 
@@ -753,7 +753,7 @@ Result<void> Server::serve(net::Listener& l) {
   return result;
 }
 
-void Server::shutdown(net::Duration grace) {
+void Server::shutdown(base::Duration grace) {
   shutting_down_.store(true);  // step 1
   {
     runtime::MutexLock lock(mu_);
@@ -762,10 +762,10 @@ void Server::shutdown(net::Duration grace) {
   }
   const TimePoint until =
       grace == net::kNoTimeout ? TimePoint::max() : Clock::now() + grace;  // step 4
-  net::Duration pause = std::chrono::milliseconds(1);
+  base::Duration pause = std::chrono::milliseconds(1);
   while (active_.load() > 0 && Clock::now() < until) {
     runtime::sleep_for(pause);
-    pause = std::min<net::Duration>(pause * 2, std::chrono::milliseconds(50));
+    pause = std::min<base::Duration>(pause * 2, std::chrono::milliseconds(50));
   }
   if (active_.load() > 0) {  // step 5
     runtime::MutexLock lock(mu_);

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/time.h"
 #include "http/body_reader.h"
 #include "http/cancel.h"
 #include "http/error.h"
@@ -31,14 +32,14 @@ using namespace std::chrono_literals;
 
 struct ServerOptions {
   // From the first byte of a request to the end of its head; then 408 and close.
-  net::Duration read_header_timeout = 10s;
+  base::Duration read_header_timeout = 10s;
   // Keep-alive: the longest wait for the first byte of the next request; then a silent close.
-  net::Duration idle_timeout = 120s;
+  base::Duration idle_timeout = 120s;
   // The longest wait for more bytes of a request body (an inactivity timeout, not a total, so
   // a large body may stream for as long as it keeps moving).
-  net::Duration body_read_timeout = 60s;
+  base::Duration body_read_timeout = 60s;
   // The longest a single write of the response may park (inactivity, as above).
-  net::Duration write_timeout = 60s;
+  base::Duration write_timeout = 60s;
   // Connections served at once; above it a new connection is answered 503 and closed.
   std::size_t max_connections = 10000;
   // A handler that did not read the request body: up to this much is read and dropped to keep
@@ -192,7 +193,7 @@ class Server {
   // Graceful shutdown, the protocol in server.cc: stop accepting, close idle connections,
   // let in-flight requests finish (their responses say "Connection: close"), and after
   // `grace` close whatever is left. Parks until every connection goroutine has returned.
-  void shutdown(net::Duration grace = net::kNoTimeout);
+  void shutdown(base::Duration grace = net::kNoTimeout);
 
   ServerStats stats() const;
   const ServerOptions& options() const { return options_; }

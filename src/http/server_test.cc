@@ -306,8 +306,8 @@ TEST_P(ServerTest, ClientDisconnectIsReported) {
       Cancel& gone = r.disconnect();
       gone.arm();  // as the HTTP client does once an upstream request is out
       // A proxy would be waiting for its upstream here.
-      const auto deadline = runtime::Clock::now() + 5s;
-      while (!gone.canceled() && runtime::Clock::now() < deadline) runtime::sleep_for(1ms);
+      const auto deadline = base::Clock::now() + 5s;
+      while (!gone.canceled() && base::Clock::now() < deadline) runtime::sleep_for(1ms);
       EXPECT_TRUE(gone.canceled());
       (void)w.reply(200, "late");
     });

@@ -32,7 +32,7 @@ struct TestServer {
     });
   }
   std::string address() const { return l->address().to_string(); }
-  void stop(net::Duration grace = net::kNoTimeout) {
+  void stop(base::Duration grace = net::kNoTimeout) {
     server.shutdown(grace);
     wg.wait();
   }
@@ -41,7 +41,7 @@ struct TestServer {
 inline net::Conn dial(const TestServer& s) {
   auto c = net::dial(s.l->address(), 5s);
   EXPECT_TRUE(c.ok());
-  (void)c->set_deadline(runtime::Clock::now() + 10s);  // a hung test fails, it does not hang
+  (void)c->set_deadline(base::Clock::now() + 10s);  // a hung test fails, it does not hang
   return std::move(*c);
 }
 

@@ -175,12 +175,12 @@ void Admin::register_backend(http::Request& req, http::ResponseWriter& w) {
     reply_error(w, 400, "backend URL " + u->url + " points at this load balancer (a loop)");
     return;
   }
-  RegisterOutcome r = registry_.add(*u, name, weight, false, runtime::Clock::now());
+  RegisterOutcome r = registry_.add(*u, name, weight, false, base::Clock::now());
   if (r == RegisterOutcome::kFull) {
     reply_error(w, 409, "backend limit reached (--max-backends)");
     return;
   }
-  auto ms = [](runtime::Clock::duration d) {
+  auto ms = [](base::Duration d) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   };
   reply_json(w, 200,
@@ -196,7 +196,7 @@ void Admin::heartbeat(http::Request& req, http::ResponseWriter& w) {
   if (!j) return;
   auto u = url_of(*j, w);
   if (!u) return;
-  if (!registry_.heartbeat(u->url, runtime::Clock::now())) {
+  if (!registry_.heartbeat(u->url, base::Clock::now())) {
     reply_error(w, 404, "unknown backend " + u->url + ": register again");
     return;
   }
@@ -223,7 +223,7 @@ void Admin::deregister(http::Request& req, http::ResponseWriter& w) {
 
 void Admin::list(http::ResponseWriter& w) {
   json out = json::array();
-  for (const BackendStatus& s : registry_.status(runtime::Clock::now())) {
+  for (const BackendStatus& s : registry_.status(base::Clock::now())) {
     out.push_back(json{{"url", s.url},
                        {"name", s.name},
                        {"weight", s.weight},

@@ -19,7 +19,7 @@ namespace spindle::lb {
 struct AdminOptions {
   std::string token;  // non-empty: every call needs "Authorization: Bearer <token>"
   net::Address self;  // the LB's listen address, for the loop check
-  runtime::Clock::duration heartbeat_interval = std::chrono::seconds(1);
+  base::Duration heartbeat_interval = std::chrono::seconds(1);
 };
 
 class Admin {

@@ -24,10 +24,10 @@
 
 namespace spindle::lb {
 
-Admission::Admission(std::int64_t limit, runtime::Duration queue_wait)
+Admission::Admission(std::int64_t limit, base::Duration queue_wait)
     : limit_(limit), queue_wait_(queue_wait) {}
 
-Admission::Admission(AdaptivePolicy policy, runtime::Duration queue_wait)
+Admission::Admission(AdaptivePolicy policy, base::Duration queue_wait)
     : limit_(0), queue_wait_(queue_wait), adaptive_(std::make_unique<AdaptiveLimit>(policy)) {
   limit_.store(adaptive_->limit(), std::memory_order_relaxed);
 }
@@ -48,12 +48,12 @@ bool Admission::admit() {
   if (try_take()) return true;
   if (!reached_.load(std::memory_order_relaxed)) reached_.store(true, std::memory_order_relaxed);
   queued_.fetch_add(1, std::memory_order_relaxed);
-  if (queue_wait_ <= runtime::Duration::zero()) {
+  if (queue_wait_ <= base::Duration::zero()) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   Waiter w;
-  w.since = runtime::Clock::now();
+  w.since = base::Clock::now();
   {
     runtime::MutexLock lock(mu_);
     queue_.push_back(&w);
@@ -65,7 +65,7 @@ bool Admission::admit() {
   runtime::Timer deadline(queue_wait_);  // stopped on return, unlike after()'s timer
   runtime::Select s;
   std::optional<bool> slot;
-  std::optional<runtime::TimePoint> fired;
+  std::optional<base::TimePoint> fired;
   int got = s.recv(w.slot, &slot);
   s.recv(deadline.c(), &fired);
   if (s.wait() == got) return true;
@@ -88,7 +88,7 @@ bool Admission::hand_off() {
   {
     runtime::MutexLock lock(mu_);
     if (queue_.empty()) return false;
-    if (runtime::Clock::now() - queue_.front()->since < queue_wait_ / 2) {
+    if (base::Clock::now() - queue_.front()->since < queue_wait_ / 2) {
       w = queue_.front();  // not congested: first come, first served
       queue_.pop_front();
     } else {

@@ -26,9 +26,9 @@ namespace spindle::lb {
 class Admission {
  public:
   // limit 0: no limit (admit() always succeeds at the cost of one atomic add).
-  Admission(std::int64_t limit, runtime::Duration queue_wait);
+  Admission(std::int64_t limit, base::Duration queue_wait);
   // Adaptive: the limit starts at policy.initial_limit and moves within the policy's bounds.
-  Admission(AdaptivePolicy policy, runtime::Duration queue_wait);
+  Admission(AdaptivePolicy policy, base::Duration queue_wait);
 
   // True when the caller may proceed (then it must call release() once); false when no slot
   // freed within queue_wait. Parks only when the limit is reached. From a goroutine.
@@ -52,7 +52,7 @@ class Admission {
  private:
   struct Waiter {
     runtime::Chan<bool> slot = runtime::make_chan<bool>(1);  // the hand-off; never blocks
-    runtime::TimePoint since;                                // when it started waiting
+    base::TimePoint since;                                   // when it started waiting
   };
   bool try_take();
   // Hands the caller's slot to a waiter: false (slot kept) if there is none. The oldest
@@ -60,7 +60,7 @@ class Admission {
   bool hand_off();
 
   std::atomic<std::int64_t> limit_;  // changes only with an AdaptiveLimit
-  const runtime::Duration queue_wait_;
+  const base::Duration queue_wait_;
   const std::unique_ptr<AdaptiveLimit> adaptive_;  // null: fixed limit
   alignas(64) std::atomic<std::int64_t> in_flight_{0};
   std::atomic<std::int64_t> waiting_{0};  // queue_.size(), read without the lock

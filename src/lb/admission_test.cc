@@ -10,7 +10,7 @@ namespace spindle::lb {
 namespace {
 
 using namespace std::chrono_literals;
-using runtime::Clock;
+using base::Clock;
 
 class AdmissionTest : public runtime::testing::RuntimeTest {};
 
@@ -58,7 +58,7 @@ TEST_P(AdmissionTest, AReleasedSlotGoesToAWaiter) {
 struct Ranks {
   int old_rank = 0, new_rank = 0;
 };
-Ranks admission_order(runtime::Duration queue_wait, runtime::Duration hold) {
+Ranks admission_order(base::Duration queue_wait, base::Duration hold) {
   Admission a(1, queue_wait);
   EXPECT_TRUE(a.admit());
   runtime::WaitGroup wg;

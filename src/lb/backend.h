@@ -8,15 +8,11 @@
 #include <cstdint>
 #include <string>
 
+#include "base/time.h"
 #include "http/connection_pool.h"
 #include "lb/backend_url.h"
 
 namespace spindle::lb {
-
-// Steady-clock nanoseconds: what the atomics below hold.
-inline std::int64_t to_ns(runtime::TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
 
 struct Backend {
   Backend(BackendUrl u, std::string n, int w, bool fixed, http::HostPool* p)

@@ -55,11 +55,11 @@ std::unique_ptr<Admission> make_admission(const Config& c) {
 
 // Calls fn every period until done is closed. From a goroutine.
 template <typename F>
-void every(runtime::Duration period, runtime::Chan<bool>& done, F fn) {
+void every(base::Duration period, runtime::Chan<bool>& done, F fn) {
   runtime::Ticker ticker(period);
   for (;;) {
     runtime::Select s;
-    std::optional<runtime::TimePoint> tick;
+    std::optional<base::TimePoint> tick;
     std::optional<bool> quit;
     int t = s.recv(ticker.c(), &tick);
     s.recv(done, &quit);
@@ -143,7 +143,7 @@ base::Result<void, std::string> Balancer::start() {
     if (points_at(*targets, listener_.address(), local)) {
       return "--backend " + text + ": points at this load balancer (a loop)";
     }
-    if (registry_->add(*u, "", 1, true, runtime::Clock::now()) == RegisterOutcome::kFull) {
+    if (registry_->add(*u, "", 1, true, base::Clock::now()) == RegisterOutcome::kFull) {
       return "--backend " + text + ": more backends than --max-backends";
     }
   }
@@ -152,8 +152,7 @@ base::Result<void, std::string> Balancer::start() {
                          ? config_.max_connections
                          : default_max_connections(base::fd_limit(), config_.max_in_flight);
   so.max_connections = max_connections_;
-  so.idle_timeout =
-      std::max<runtime::Clock::duration>(config_.idle_timeout, std::chrono::seconds(5));
+  so.idle_timeout = std::max<base::Duration>(config_.idle_timeout, std::chrono::seconds(5));
   server_ = std::make_unique<http::Server>(
       [this](http::Request& req, http::ResponseWriter& w) { handle(req, w); }, so);
   if (admin_listener_.valid()) {
@@ -191,9 +190,9 @@ void Balancer::handle(http::Request& req, http::ResponseWriter& w) {
       return;
     }
   }
-  const auto start = runtime::Clock::now();
+  const auto start = base::Clock::now();
   proxy_->serve(req, w);
-  request_seconds_.observe_ns(to_ns(runtime::Clock::now()) - to_ns(start));
+  request_seconds_.observe_ns(base::to_ns(base::Clock::now()) - base::to_ns(start));
 }
 
 void Balancer::handle_admin(http::Request& req, http::ResponseWriter& w) {
@@ -203,9 +202,9 @@ void Balancer::handle_admin(http::Request& req, http::ResponseWriter& w) {
 }
 
 void Balancer::sweep_loop(runtime::Chan<bool> done) {
-  auto period = std::clamp<runtime::Clock::duration>(
+  auto period = std::clamp<base::Duration>(
       config_.heartbeat_timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(250));
-  every(period, done, [this] { registry_->sweep(runtime::Clock::now()); });
+  every(period, done, [this] { registry_->sweep(base::Clock::now()); });
 }
 
 void Balancer::serve() {
@@ -323,7 +322,7 @@ void Balancer::write_metrics(debug::MetricsText& m) const {
            "Proxied requests from the head read to the response written (any status).");
   m.histogram(request_seconds_.snapshot().sample());
   // Per backend, labelled by name and URL.
-  const std::vector<BackendStatus> rows = registry_->status(runtime::Clock::now());
+  const std::vector<BackendStatus> rows = registry_->status(base::Clock::now());
   auto per_backend = [&](const char* name, MetricType type, const char* help, auto value) {
     m.family(name, type, help);
     for (const BackendStatus& b : rows) {

@@ -32,24 +32,24 @@ struct Config {
   std::vector<std::string> backends;  // static, never expire
   std::string register_token;
   bool insecure_open_registration = false;
-  runtime::Clock::duration heartbeat_timeout = std::chrono::seconds(3);
+  base::Duration heartbeat_timeout = std::chrono::seconds(3);
   std::size_t max_idle_per_backend = 100;
   std::size_t max_conns_per_backend = 0;  // 0: unlimited
-  runtime::Clock::duration connect_timeout = std::chrono::seconds(1);
-  runtime::Clock::duration response_header_timeout = std::chrono::seconds(30);
-  runtime::Clock::duration idle_timeout = std::chrono::seconds(30);
+  base::Duration connect_timeout = std::chrono::seconds(1);
+  base::Duration response_header_timeout = std::chrono::seconds(30);
+  base::Duration idle_timeout = std::chrono::seconds(30);
   std::int64_t max_in_flight = 1024;         // the ceiling when adaptive
   bool adaptive_in_flight = false;           // --max-in-flight auto
   std::uint64_t max_body_size = 0;           // request body bytes; more get 413. 0: unlimited
   std::uint64_t request_buffer = 64 * 1024;  // body bytes read before a backend is picked
-  runtime::Clock::duration body_timeout = std::chrono::seconds(20);  // whole body, plus:
+  base::Duration body_timeout = std::chrono::seconds(20);  // whole body, plus:
   std::uint64_t body_min_rate = 1024;  // bytes per second that extend body_timeout
-  runtime::Clock::duration queue_timeout = std::chrono::milliseconds(100);
+  base::Duration queue_timeout = std::chrono::milliseconds(100);
   std::size_t max_backends = 1024;
   // Client connections served at once (more get 503 and are closed). 0: derived from the
   // open-file limit at start (default_max_connections).
   std::size_t max_connections = 0;
-  runtime::Clock::duration shutdown_grace = std::chrono::seconds(10);
+  base::Duration shutdown_grace = std::chrono::seconds(10);
   double panic_share = 0.5;
   std::uint32_t eject_after = 5;
 };

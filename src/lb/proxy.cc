@@ -63,9 +63,9 @@ const http::Header kRetryAfter[] = {{"Content-Type", "text/plain; charset=utf-8"
 const http::Header kRetryAfterClose[] = {
     {"Content-Type", "text/plain; charset=utf-8"}, {"Retry-After", "1"}, {"Connection", "close"}};
 
-std::uint64_t ns_since(runtime::TimePoint t) {
+std::uint64_t ns_since(base::TimePoint t) {
   return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(runtime::Clock::now() - t).count());
+      std::chrono::duration_cast<std::chrono::nanoseconds>(base::Clock::now() - t).count());
 }
 
 // Holds one in-flight count on a backend for the duration of an attempt.
@@ -228,7 +228,7 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
 }
 
 http::Result<http::ClientResponse> Proxy::send(Backend& b, const http::ClientRequest& creq) {
-  const runtime::TimePoint start = runtime::Clock::now();
+  const base::TimePoint start = base::Clock::now();
   http::Result<http::ClientResponse> resp = http::Client::send(*b.pool, creq);
   if (resp) {
     const std::uint64_t latency = ns_since(start);
@@ -240,7 +240,7 @@ http::Result<http::ClientResponse> Proxy::send(Backend& b, const http::ClientReq
 }
 
 void Proxy::charge(Blame blame, Backend& b) {
-  if (blame == Blame::kBackend) registry_.record_failure(b, runtime::Clock::now());
+  if (blame == Blame::kBackend) registry_.record_failure(b, base::Clock::now());
 }
 
 void Proxy::answer_failure(http::ResponseWriter& w, const NextStep& next, const http::Error& e,
@@ -271,7 +271,7 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
   }
   if (head.has_transfer_encoding && has_other_transfer_coding(head.headers)) {
     bad_gateway_.fetch_add(1, std::memory_order_relaxed);  // a protocol failure, as below
-    registry_.record_failure(b, runtime::Clock::now());
+    registry_.record_failure(b, base::Clock::now());
     (void)w.reply(502, "spindle-lb: the backend used a transfer coding other than chunked\n",
                   kTextPlain);
     return;
@@ -280,7 +280,7 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
   if (head.status == 101 || !w.write_header(head.status, fields.fields)) {
     // 101 cannot happen (Upgrade is never forwarded); a bad field from the backend is its bug.
     bad_gateway_.fetch_add(1, std::memory_order_relaxed);
-    registry_.record_failure(b, runtime::Clock::now());
+    registry_.record_failure(b, base::Clock::now());
     if (!w.header_written()) (void)w.reply(502, "spindle-lb: invalid response\n", kTextPlain);
     return;
   }

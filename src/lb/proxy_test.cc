@@ -14,8 +14,8 @@ namespace spindle::lb {
 namespace {
 
 using namespace std::chrono_literals;
+using base::Clock;
 using http::testing::TestServer;
-using runtime::Clock;
 
 class ProxyTest : public runtime::testing::RuntimeTest {};
 
@@ -28,10 +28,10 @@ struct Lb {
   Proxy proxy;
   TestServer server;
 
-  explicit Lb(http::ClientOptions co = {}, std::int64_t limit = 0, runtime::Duration queue = 100ms,
+  explicit Lb(http::ClientOptions co = {}, std::int64_t limit = 0, base::Duration queue = 100ms,
               std::uint64_t max_body = 0)
       : Lb(co, limit, queue, BodyOptions{.max_size = max_body}) {}
-  Lb(http::ClientOptions co, std::int64_t limit, runtime::Duration queue, BodyOptions body)
+  Lb(http::ClientOptions co, std::int64_t limit, base::Duration queue, BodyOptions body)
       : upstream(co),
         registry({}, [this](const std::string& a) -> http::HostPool& { return upstream.pool(a); }),
         admission(limit, queue),

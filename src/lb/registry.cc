@@ -35,30 +35,30 @@ namespace spindle::lb {
 
 namespace {
 
-std::int64_t ns(runtime::Clock::duration d) {
+std::int64_t ns(base::Duration d) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
 }
 
 }  // namespace
 
-runtime::Clock::duration heartbeat_interval(runtime::Clock::duration timeout) {
-  return std::max<runtime::Clock::duration>(timeout / 3, 10ms);
+base::Duration heartbeat_interval(base::Duration timeout) {
+  return std::max<base::Duration>(timeout / 3, 10ms);
 }
 
-runtime::Clock::duration expiry_grace(runtime::Clock::duration timeout) {
-  return std::min<runtime::Clock::duration>(heartbeat_interval(timeout), 750ms);
+base::Duration expiry_grace(base::Duration timeout) {
+  return std::min<base::Duration>(heartbeat_interval(timeout), 750ms);
 }
 
 Registry::Registry(RegistryOptions options, PoolFor pool_for)
     : options_(options), pool_for_(std::move(pool_for)) {}
 
 RegisterOutcome Registry::add(const BackendUrl& url, std::string name, std::optional<int> weight,
-                              bool is_static, runtime::TimePoint now) {
+                              bool is_static, base::TimePoint now) {
   runtime::MutexLock lock(mu_);
   auto it = backends_.find(url.url);
   if (it != backends_.end()) {
     Backend& old = *it->second;
-    old.last_heartbeat_ns.store(to_ns(now), std::memory_order_relaxed);
+    old.last_heartbeat_ns.store(base::to_ns(now), std::memory_order_relaxed);
     const bool rename = !name.empty() && name != old.name;
     const int new_weight = weight ? std::clamp(*weight, 1, kMaxWeight) : old.weight;
     if (old.is_static || (!rename && new_weight == old.weight)) return RegisterOutcome::kRefreshed;
@@ -85,7 +85,7 @@ RegisterOutcome Registry::add(const BackendUrl& url, std::string name, std::opti
   auto b =
       std::make_shared<Backend>(url, std::move(name), std::clamp(weight.value_or(1), 1, kMaxWeight),
                                 is_static, &pool_for_(url.address));
-  b->last_heartbeat_ns.store(to_ns(now), std::memory_order_relaxed);
+  b->last_heartbeat_ns.store(base::to_ns(now), std::memory_order_relaxed);
   std::fprintf(stderr, "spindle-lb: backend %s added (%s%s)\n", url.url.c_str(), b->name.c_str(),
                is_static ? ", static" : "");
   backends_.emplace(url.url, std::move(b));
@@ -93,11 +93,11 @@ RegisterOutcome Registry::add(const BackendUrl& url, std::string name, std::opti
   return RegisterOutcome::kAdded;
 }
 
-bool Registry::heartbeat(const std::string& url, runtime::TimePoint now) {
+bool Registry::heartbeat(const std::string& url, base::TimePoint now) {
   runtime::MutexLock lock(mu_);
   auto it = backends_.find(url);
   if (it == backends_.end()) return false;
-  it->second->last_heartbeat_ns.store(to_ns(now), std::memory_order_relaxed);
+  it->second->last_heartbeat_ns.store(base::to_ns(now), std::memory_order_relaxed);
   return true;
 }
 
@@ -112,10 +112,10 @@ Registry::RemoveOutcome Registry::remove(const std::string& url) {
   return RemoveOutcome::kRemoved;
 }
 
-SweepResult Registry::sweep(runtime::TimePoint now) {
+SweepResult Registry::sweep(base::TimePoint now) {
   SweepResult out;
   runtime::MutexLock lock(mu_);
-  const std::int64_t now_ns = to_ns(now);
+  const std::int64_t now_ns = base::to_ns(now);
   const auto timeout = options_.heartbeat_timeout;
   const std::int64_t due_ns = ns(timeout + expiry_grace(timeout));
   const std::int64_t missed_two_ns = ns(timeout - heartbeat_interval(timeout));
@@ -182,7 +182,7 @@ void Registry::record_success(Backend& b, std::uint64_t latency_ns) {
   b.ewma_ns.store(next, std::memory_order_relaxed);
 }
 
-void Registry::record_failure(Backend& b, runtime::TimePoint now) {
+void Registry::record_failure(Backend& b, base::TimePoint now) {
   b.failures.fetch_add(1, std::memory_order_relaxed);
   std::uint32_t run = b.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
   if (run < options_.eject_after || b.ejected()) return;
@@ -190,7 +190,7 @@ void Registry::record_failure(Backend& b, runtime::TimePoint now) {
   if (eject_locked(b, now)) publish();
 }
 
-bool Registry::eject_locked(Backend& b, runtime::TimePoint now) {
+bool Registry::eject_locked(Backend& b, base::TimePoint now) {
   if (b.ejected()) return false;
   auto it = backends_.find(b.url.url);
   if (it == backends_.end() || it->second.get() != &b) return false;  // already removed
@@ -201,8 +201,8 @@ bool Registry::eject_locked(Backend& b, runtime::TimePoint now) {
   }
   std::uint32_t n = b.ejections.fetch_add(1, std::memory_order_relaxed);
   auto backoff = options_.eject_base * (1LL << std::min<std::uint32_t>(n, 20));
-  backoff = std::min<runtime::Clock::duration>(backoff, options_.eject_max);
-  b.ejected_until_ns.store(to_ns(now + backoff), std::memory_order_relaxed);
+  backoff = std::min<base::Duration>(backoff, options_.eject_max);
+  b.ejected_until_ns.store(base::to_ns(now + backoff), std::memory_order_relaxed);
   ejections_.fetch_add(1, std::memory_order_relaxed);
   std::fprintf(stderr, "spindle-lb: backend %s ejected for %lld ms after %u consecutive failures\n",
                b.url.url.c_str(),
@@ -224,11 +224,11 @@ void Registry::publish() {
   holder_.store(std::move(s));
 }
 
-std::vector<BackendStatus> Registry::status(runtime::TimePoint now) const {
+std::vector<BackendStatus> Registry::status(base::TimePoint now) const {
   std::vector<BackendStatus> out;
   auto snap = holder_.load();
   runtime::MutexLock lock(mu_);
-  const std::int64_t now_ns = to_ns(now);
+  const std::int64_t now_ns = base::to_ns(now);
   for (const auto& [url, b] : backends_) {
     BackendStatus s;
     s.url = url;

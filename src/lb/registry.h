@@ -22,7 +22,7 @@ namespace spindle::lb {
 using namespace std::chrono_literals;
 
 struct RegistryOptions {
-  runtime::Clock::duration heartbeat_timeout = 3s;
+  base::Duration heartbeat_timeout = 3s;
   std::size_t max_backends = 1024;
   // Expiry panic threshold (Envoy's panic threshold, Eureka's self-preservation): when more
   // than this share of the dynamic backends that answer requests (and at least two) went
@@ -33,16 +33,16 @@ struct RegistryOptions {
   // eject_base × 2^(ejections so far), at most eject_max; at most max_ejected_share of the
   // backends are ejected at once.
   std::uint32_t eject_after = 5;
-  runtime::Clock::duration eject_base = 5s;
-  runtime::Clock::duration eject_max = 300s;
+  base::Duration eject_base = 5s;
+  base::Duration eject_max = 300s;
   double max_ejected_share = 0.5;
 };
 
 // The heartbeat interval announced to backends: a third of the timeout (at least 10 ms).
-runtime::Clock::duration heartbeat_interval(runtime::Clock::duration timeout);
+base::Duration heartbeat_interval(base::Duration timeout);
 // How long past the timeout a silent backend waits for the sweep's decision: one interval, at
 // most 750 ms (so that with a sweep every 250 ms at most it goes within timeout + 1 s).
-runtime::Clock::duration expiry_grace(runtime::Clock::duration timeout);
+base::Duration expiry_grace(base::Duration timeout);
 
 enum class RegisterOutcome { kAdded, kRefreshed, kUpdated, kFull };
 
@@ -73,9 +73,9 @@ class Registry {
   // values and the old counters (kUpdated); requests in flight finish on the old one. From a
   // goroutine.
   RegisterOutcome add(const BackendUrl& url, std::string name, std::optional<int> weight,
-                      bool is_static, runtime::TimePoint now);
+                      bool is_static, base::TimePoint now);
   // Refreshes the heartbeat; false if the URL is unknown (the backend registers again).
-  bool heartbeat(const std::string& url, runtime::TimePoint now);
+  bool heartbeat(const std::string& url, base::TimePoint now);
   // Removes the backend: no new request goes there; requests in flight finish. A static
   // backend (--backend) is configuration, not registration: only a restart removes it.
   enum class RemoveOutcome { kRemoved, kUnknown, kStatic };
@@ -84,16 +84,16 @@ class Registry {
   // Expires backends silent for longer than the timeout and its grace (or keeps those that
   // answer, past the panic threshold) and readmits those whose ejection ended. Called by the
   // sweeper goroutine, or by tests with a chosen `now`.
-  SweepResult sweep(runtime::TimePoint now);
+  SweepResult sweep(base::TimePoint now);
 
   // Request path, lock-free: the current snapshot.
   std::shared_ptr<const Snapshot> snapshot() const { return holder_.load(); }
   // Outlier detection, from the request path: a success resets the failure run; a failure
   // may eject (then mu_ is taken to publish a new snapshot).
   static void record_success(Backend& b, std::uint64_t latency_ns);
-  void record_failure(Backend& b, runtime::TimePoint now);
+  void record_failure(Backend& b, base::TimePoint now);
 
-  std::vector<BackendStatus> status(runtime::TimePoint now) const;
+  std::vector<BackendStatus> status(base::TimePoint now) const;
   std::size_t size() const;
   bool in_panic() const { return in_panic_.load(std::memory_order_relaxed); }
   std::uint64_t panic_sweeps() const { return panic_sweeps_.load(std::memory_order_relaxed); }
@@ -102,7 +102,7 @@ class Registry {
 
  private:
   void publish() REQUIRES(mu_);  // rebuilds the snapshot from backends_
-  bool eject_locked(Backend& b, runtime::TimePoint now) REQUIRES(mu_);
+  bool eject_locked(Backend& b, base::TimePoint now) REQUIRES(mu_);
 
   const RegistryOptions options_;
   const PoolFor pool_for_;

@@ -7,7 +7,7 @@ namespace spindle::lb {
 
 namespace {
 
-std::string seconds_text(runtime::Duration d) {
+std::string seconds_text(base::Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + " s";
 }
 
@@ -23,15 +23,15 @@ http::Error RequestBody::too_slow() const {
 
 template <typename F>
 auto RequestBody::timed(F read) {
-  runtime::Duration allowance = o_.timeout;
+  base::Duration allowance = o_.timeout;
   if (o_.min_rate != 0) {
-    allowance += std::chrono::duration_cast<runtime::Duration>(std::chrono::duration<double>(
+    allowance += std::chrono::duration_cast<base::Duration>(std::chrono::duration<double>(
         static_cast<double>(received_) / static_cast<double>(o_.min_rate)));
   }
-  const runtime::TimePoint start = runtime::Clock::now();
+  const base::TimePoint start = base::Clock::now();
   in_.set_deadline(waited_ < allowance ? start + (allowance - waited_) : start);
   auto r = read();
-  waited_ += runtime::Clock::now() - start;
+  waited_ += base::Clock::now() - start;
   if (!r && r.error().code == http::ErrorCode::kTimeout && r.error().side == http::Side::kClient) {
     return decltype(r)(too_slow());
   }

@@ -19,7 +19,7 @@ namespace spindle::lb {
 
 struct BodyOptions {
   std::uint64_t buffer = 64 * 1024;  // read before a backend is picked (--request-buffer)
-  runtime::Duration timeout = std::chrono::seconds(20);  // --body-timeout
+  base::Duration timeout = std::chrono::seconds(20);  // --body-timeout
   std::uint64_t min_rate = 1024;  // bytes per second that extend it (--body-min-rate); 0: none
   std::uint64_t max_size = 0;     // --max-body-size; 0: unlimited
 };
@@ -58,7 +58,7 @@ class RequestBody final : public http::BodySource {
   bool complete_ = false;
   bool streamed_ = false;  // next() returned bytes past the buffer
   std::uint64_t received_ = 0;
-  runtime::Duration waited_{0};
+  base::Duration waited_{0};
 };
 
 }  // namespace spindle::lb

@@ -13,6 +13,8 @@
 
 namespace spindle::net {
 
+using base::Duration;
+using base::TimePoint;
 using internal::Socket;
 
 Conn::Conn() = default;
@@ -143,7 +145,7 @@ Result<int> open_stream_socket(const Address& addr, const char* op) {
 }
 
 Result<Conn> dial(const Address& addr, Duration timeout) {
-  auto deadline = timeout == kNoTimeout ? TimePoint::max() : runtime::Clock::now() + timeout;
+  auto deadline = timeout == kNoTimeout ? TimePoint::max() : base::Clock::now() + timeout;
   auto fd = open_stream_socket(addr, "dial");
   if (!fd) return fd.error();
   auto socket = Socket::open(*fd, "dial");
@@ -172,14 +174,14 @@ Result<Conn> dial(const Address& addr, Duration timeout) {
 }
 
 Result<Conn> dial(std::string_view address, Duration timeout) {
-  auto start = runtime::Clock::now();
+  auto start = base::Clock::now();
   auto addrs = resolve(address);
   if (!addrs) return addrs.error();
   Error last = Error::from_errno(EHOSTUNREACH, "dial", std::string(address));
   for (const Address& a : *addrs) {
     Duration left = kNoTimeout;
     if (timeout != kNoTimeout) {
-      left = timeout - (runtime::Clock::now() - start);
+      left = timeout - (base::Clock::now() - start);
       if (left <= Duration::zero()) return Error::timeout("dial", a.to_string());
     }
     auto c = dial(a, left);

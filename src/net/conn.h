@@ -3,11 +3,11 @@
 // Listener (listener.h) accepts them. Design: docs/net.md; protocol: the top of socket.cc.
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <span>
 #include <string_view>
 
+#include "base/time.h"
 #include "net/address.h"
 #include "net/error.h"
 #include "runtime/netpoll.h"
@@ -18,9 +18,8 @@ namespace internal {
 class Socket;
 }
 
-using runtime::TimePoint;
-using Duration = runtime::Clock::duration;
-inline constexpr Duration kNoTimeout = Duration::max();
+// A timeout that never passes (dial, and the HTTP timeouts that are off).
+inline constexpr base::Duration kNoTimeout = base::Duration::max();
 
 enum class ShutdownHow { kRead, kWrite, kBoth };
 
@@ -55,12 +54,12 @@ class Conn {
   // Closes now; a goroutine parked in read or write wakes with kClosed. A second close fails.
   Result<void> close();
 
-  // Absolute deadlines, TimePoint::max() for none. An operation in progress or parked sees a
+  // Absolute deadlines, base::TimePoint::max() for none. An operation in progress or parked sees a
   // new deadline; once passed, every operation in that direction fails with a timeout() error
   // until the deadline is moved.
-  Result<void> set_deadline(TimePoint t);
-  Result<void> set_read_deadline(TimePoint t);
-  Result<void> set_write_deadline(TimePoint t);
+  Result<void> set_deadline(base::TimePoint t);
+  Result<void> set_read_deadline(base::TimePoint t);
+  Result<void> set_write_deadline(base::TimePoint t);
 
   // Readiness without a system call, for pools and watchers (see internal::Socket): false
   // only when the last read emptied the receive queue and nothing arrived since (so a peek
@@ -92,10 +91,10 @@ class Conn {
 
 // Connects to addr (TCP or Unix). A non-blocking connect(2); then parks until it completes,
 // fails (ECONNREFUSED, ...) or `timeout` passes (timeout() error).
-Result<Conn> dial(const Address& addr, Duration timeout = kNoTimeout);
+Result<Conn> dial(const Address& addr, base::Duration timeout = kNoTimeout);
 // Dials "host:port" (a literal, or a name resolved with resolve()) or a Unix path, trying each
 // resolved address in order until one connects; `timeout` covers resolution and all attempts.
-Result<Conn> dial(std::string_view address, Duration timeout = kNoTimeout);
+Result<Conn> dial(std::string_view address, base::Duration timeout = kNoTimeout);
 
 // Creates a non-blocking, close-on-exec stream socket of addr's family (internal).
 Result<int> open_stream_socket(const Address& addr, const char* op);

@@ -26,7 +26,9 @@ namespace spindle::net {
 namespace {
 
 using namespace std::chrono_literals;
-using runtime::Clock;
+using base::Clock;
+using base::Duration;
+using base::TimePoint;
 using runtime::WaitGroup;
 using testing::count_open_fds;
 using testing::serve_echo;

@@ -26,7 +26,7 @@ namespace spindle::net {
 namespace {
 
 using namespace std::chrono_literals;
-using runtime::Clock;
+using base::Clock;
 using testing::count_open_fds;
 
 class EmfileTest : public runtime::testing::RuntimeTest {};

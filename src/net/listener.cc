@@ -13,6 +13,8 @@
 
 namespace spindle::net {
 
+using base::Duration;
+using base::TimePoint;
 using internal::Socket;
 
 namespace {
@@ -161,7 +163,7 @@ Result<Conn> Listener::accept() {
                    e.message().c_str());
     }
     g_total_backoffs.fetch_add(1, std::memory_order_relaxed);
-    if (auto w = state_->socket->wait_read_until(runtime::Clock::now() + delay); !w) {
+    if (auto w = state_->socket->wait_read_until(base::Clock::now() + delay); !w) {
       Error we = w.error();
       we.detail = state_->address.to_string();
       return we;

@@ -23,8 +23,8 @@ struct ListenOptions {
 };
 
 // Accept back-off after a resource error (Go's net/http Server.Serve): 5 ms doubling to 1 s.
-inline constexpr Duration kAcceptBackoffMin = std::chrono::milliseconds(5);
-inline constexpr Duration kAcceptBackoffMax = std::chrono::seconds(1);
+inline constexpr base::Duration kAcceptBackoffMin = std::chrono::milliseconds(5);
+inline constexpr base::Duration kAcceptBackoffMax = std::chrono::seconds(1);
 
 // Move-only; the destructor closes it (and removes a Unix socket file it created). Methods
 // must be called from a goroutine. One goroutine accepts at a time (two is a fatal misuse);
@@ -45,8 +45,8 @@ class Listener {
   Result<Conn> accept();
   // Stops listening; a parked accept() wakes with kClosed. A second close fails with kClosed.
   Result<void> close();
-  // Deadline for accept() (TimePoint::max(): none), like Go's TCPListener.SetDeadline.
-  Result<void> set_deadline(TimePoint t);
+  // Deadline for accept() (base::TimePoint::max(): none), like Go's TCPListener.SetDeadline.
+  Result<void> set_deadline(base::TimePoint t);
 
   // The bound address: the actual port when listening on port 0.
   const Address& address() const;

@@ -24,7 +24,7 @@ namespace spindle::net {
 namespace {
 
 using namespace std::chrono_literals;
-using SteadyClock = std::chrono::steady_clock;
+using base::Clock;
 using runtime::testing::spin_ns;
 using runtime::testing::thread_rand;
 
@@ -45,8 +45,8 @@ TEST(ReadHookStress, CloseRacingWatchAndStop) {
   std::atomic<uint64_t> rounds{0}, fired{0}, lost{0};
   runtime::Runtime rt(runtime::Options{.procs = 2});
   rt.run([&] {
-    const auto end = SteadyClock::now() + 1s;
-    while (SteadyClock::now() < end && g_recycled_uses.load() == 0 && lost.load() == 0) {
+    const auto end = Clock::now() + 1s;
+    while (Clock::now() < end && g_recycled_uses.load() == 0 && lost.load() == 0) {
       int fds[2];
       ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
       auto s = internal::Socket::open(fds[0], "socketpair");

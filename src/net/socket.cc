@@ -66,6 +66,7 @@
 namespace spindle::net::internal {
 namespace {
 
+using base::TimePoint;
 using runtime::PollMode;
 using runtime::PollStatus;
 
@@ -76,7 +77,7 @@ int64_t to_ticks(TimePoint t) {
 
 TimePoint from_ticks(int64_t ticks) {
   if (ticks == INT64_MAX) return TimePoint::max();
-  return TimePoint(runtime::Clock::duration(ticks));
+  return base::from_ns(ticks);
 }
 
 }  // namespace

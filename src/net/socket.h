@@ -18,8 +18,6 @@
 
 namespace spindle::net::internal {
 
-using runtime::TimePoint;
-
 class Socket {
  public:
   // Takes ownership of fd (non-blocking, close-on-exec) and registers it with the poller.
@@ -44,10 +42,10 @@ class Socket {
   Result<int> accept(sockaddr_storage* sa, socklen_t* len);
   // After connect(2) returned EINPROGRESS: parks until the connection completes or fails
   // (SO_ERROR), or `deadline` passes (kTimeout).
-  Result<void> wait_connected(TimePoint deadline);
+  Result<void> wait_connected(base::TimePoint deadline);
   // Parks the reader slot until `until` (or the read deadline, if earlier) or close(): the
   // listener's back-off after EMFILE. Ok when `until` passed; kTimeout or kClosed otherwise.
-  Result<void> wait_read_until(TimePoint until);
+  Result<void> wait_read_until(base::TimePoint until);
 
   // False only when the last read drained the socket and the poller reported nothing since:
   // a read would fail with EAGAIN and a peek would see nothing (no system call). Call it only
@@ -62,9 +60,9 @@ class Socket {
   // a close does to an armed hook.
   bool disarm_read_hook();
 
-  // Absolute deadlines (TimePoint::max(): none). Operations parked now see the change.
-  Result<void> set_read_deadline(TimePoint t);
-  Result<void> set_write_deadline(TimePoint t);
+  // Absolute deadlines (base::TimePoint::max(): none). Operations parked now see the change.
+  Result<void> set_read_deadline(base::TimePoint t);
+  Result<void> set_write_deadline(base::TimePoint t);
 
   // Runs fn(fd) under an operation reference (so the fd cannot be closed under it): for
   // shutdown, setsockopt, getsockname. Returns kClosed if the socket is closed.
@@ -99,7 +97,7 @@ class Socket {
   // socket was empty then, so the next read waits for readiness first (see read()). Only the
   // reader touches it (kReading makes readers exclusive).
   bool drained_ = false;
-  // Deadlines as Clock ticks since the epoch, INT64_MAX for none: checked before each
+  // Deadlines as base::Clock ticks since the epoch, INT64_MAX for none: checked before each
   // operation so an expired deadline fails even when data is ready (Go's semantics).
   std::atomic<int64_t> read_deadline_{INT64_MAX};
   std::atomic<int64_t> write_deadline_{INT64_MAX};

@@ -491,11 +491,11 @@ bool poll_disarm_read_hook(PollDesc* pd) {
   return true;
 }
 
-void poll_set_deadline(PollDesc* pd, PollMode mode, TimePoint deadline) {
+void poll_set_deadline(PollDesc* pd, PollMode mode, base::TimePoint deadline) {
   const bool read = mode == PollMode::kRead;
   RuntimeTimer& t = read ? pd->rt : pd->wt;
   std::atomic<bool>& expired = read ? pd->r_expired : pd->w_expired;
-  const int64_t d = deadline == TimePoint::max() ? kNever : to_ns(deadline);
+  const int64_t d = deadline == base::TimePoint::max() ? kNever : base::to_ns(deadline);
   Goroutine* wake = nullptr;
   {
     base::SpinLockGuard l(pd->deadline_mu);

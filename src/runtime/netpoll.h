@@ -4,14 +4,10 @@
 // the top of netpoll.cc and docs/runtime.md, "Netpoller".
 #pragma once
 
-#include <chrono>
-
 #include "base/task.h"
+#include "base/time.h"
 
 namespace spindle::runtime {
-
-using Clock = std::chrono::steady_clock;
-using TimePoint = Clock::time_point;
 
 enum class PollMode { kRead, kWrite };
 enum class PollStatus {
@@ -35,7 +31,7 @@ void poll_close(PollDesc* pd);
 PollStatus poll_wait(PollDesc* pd, PollMode mode);
 // Sets the deadline of `mode` (TimePoint::max(): none). A deadline in the past makes the
 // current and future waits return kTimeout at once; a waiter already parked sees the change.
-void poll_set_deadline(PollDesc* pd, PollMode mode, TimePoint deadline);
+void poll_set_deadline(PollDesc* pd, PollMode mode, base::TimePoint deadline);
 // True once the mode's deadline has passed (as the runtime's timer saw it, or at once when set
 // in the past) and until a new deadline is set: no clock read (Go's pd.rd < 0).
 bool poll_deadline_expired(const PollDesc* pd, PollMode mode);

@@ -21,6 +21,8 @@ namespace spindle::runtime {
 namespace {
 
 using namespace std::chrono_literals;
+using base::Clock;
+using base::TimePoint;
 using testing::RuntimeTest;
 
 // How late a deadline may fire here: enough to tell "fired" from "fired at the far deadline"

@@ -35,7 +35,7 @@ namespace spindle::runtime {
 namespace {
 
 using namespace std::chrono_literals;
-using SteadyClock = std::chrono::steady_clock;
+using base::Clock;
 using testing::spin_ns;
 using testing::thread_rand;
 
@@ -59,8 +59,8 @@ class RoundMeeting {
   }
   void arrive(int side, std::chrono::microseconds patience = 200us) {
     arrived_[side].store(true);
-    const auto until = SteadyClock::now() + patience;
-    while (!arrived_[1 - side].load() && SteadyClock::now() < until) base::cpu_relax();
+    const auto until = Clock::now() + patience;
+    while (!arrived_[1 - side].load() && Clock::now() < until) base::cpu_relax();
     for (uint32_t n = thread_rand() % 24; n > 0; --n) base::cpu_relax();
   }
   bool met() const { return arrived_[0].load() && arrived_[1].load(); }
@@ -75,16 +75,16 @@ class Watchdog {
   Watchdog(const std::atomic<uint64_t>& progress, std::function<void()> on_stall)
       : thread_([this, &progress, on_stall = std::move(on_stall)] {
           uint64_t last = progress.load();
-          auto since = SteadyClock::now();
+          auto since = Clock::now();
           while (!stop_.load()) {
             std::this_thread::sleep_for(10ms);
             uint64_t now = progress.load();
             if (now != last) {
               last = now;
-              since = SteadyClock::now();
-            } else if (SteadyClock::now() - since > kLostAfter) {
+              since = Clock::now();
+            } else if (Clock::now() - since > kLostAfter) {
               on_stall();
-              since = SteadyClock::now();
+              since = Clock::now();
             }
           }
         }) {}
@@ -128,8 +128,8 @@ TEST(RaceStress, CloseWakesAReaderStartingToWait) {
     });
     Runtime rt(Options{.procs = 2});
     rt.run([&] {
-      const auto end = SteadyClock::now() + kRaceTime;
-      while (SteadyClock::now() < end) {
+      const auto end = Clock::now() + kRaceTime;
+      while (Clock::now() < end) {
         int fds[2];
         ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
         int err = 0;
@@ -248,18 +248,17 @@ TEST(RaceStress, NewTimerWakesTheBlockedPoller) {
         }
         join.done();
       });
-      const auto end = SteadyClock::now() + kShortRaceTime;
-      while (SteadyClock::now() < end) {
+      const auto end = Clock::now() + kShortRaceTime;
+      while (Clock::now() < end) {
         g_timer_meet.reset();
         ASSERT_EQ(write(pair[1], "x", 1), 1);
         // Longer than the hook's wait, so the timer is not yet due when this M looks at its
         // own heap after arming it: only the poller can run it.
         const auto d = std::chrono::microseconds(250 + thread_rand() % 250);
-        const auto start = SteadyClock::now();
+        const auto start = Clock::now();
         sleep_for(d);
         const auto over =
-            std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start - d)
-                .count();
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start - d).count();
         worst_us = std::max<int64_t>(worst_us, over);
         met += g_timer_meet.met();
         sleeps.fetch_add(1);
@@ -362,12 +361,12 @@ uint64_t run_firing_rounds(const std::function<void()>& round) {
   std::atomic<uint64_t> rounds{0};
   Runtime rt(Options{.procs = 8});
   rt.run([&] {
-    const auto end = SteadyClock::now() + kShortRaceTime;
+    const auto end = Clock::now() + kShortRaceTime;
     WaitGroup join;
     for (int i = 0; i < 8; ++i) {
       join.add(1);
       go([&] {
-        while (SteadyClock::now() < end && g_violations.load() == 0) {
+        while (Clock::now() < end && g_violations.load() == 0) {
           round();
           rounds.fetch_add(1);
         }

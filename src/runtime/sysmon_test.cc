@@ -22,6 +22,7 @@ namespace spindle::runtime {
 namespace {
 
 using namespace std::chrono_literals;
+using base::Clock;
 
 class SysmonTest : public ::testing::TestWithParam<int> {};
 

@@ -9,18 +9,18 @@
 
 namespace spindle::runtime {
 
+using base::Clock;
+using base::Duration;
+using base::TimePoint;
+
 namespace {
 
-int64_t from_now(Duration d) {
-  return now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-}
-
-TimePoint to_time_point(int64_t ns) { return TimePoint(std::chrono::nanoseconds(ns)); }
+int64_t from_now(Duration d) { return now_ns() + d.count(); }
 
 // Timer function of channel timers: runs on a scheduler thread, so the send must not park.
 void send_time(void* arg, uintptr_t) {
   auto* ch = static_cast<Chan<TimePoint>*>(arg);
-  ch->try_send_from_runtime(to_time_point(now_ns()));
+  ch->try_send_from_runtime(base::from_ns(now_ns()));
 }
 
 void drain(Chan<TimePoint>& ch) {
@@ -32,7 +32,7 @@ void drain(Chan<TimePoint>& ch) {
 
 void sleep_until(TimePoint t) {
   Goroutine* g = current("sleep");
-  int64_t when = to_ns(t);
+  int64_t when = base::to_ns(t);
   if (when <= now_ns()) {
     yield();
     return;
@@ -69,7 +69,7 @@ Chan<TimePoint> after(Duration d) {
     auto* self = static_cast<Once*>(arg);
     Chan<TimePoint> c = std::move(self->ch);
     delete self;
-    c.try_send_from_runtime(to_time_point(now_ns()));
+    c.try_send_from_runtime(base::from_ns(now_ns()));
   };
   once->timer.arg = once;
   once->timer.when = from_now(d);
@@ -122,7 +122,7 @@ Chan<TimePoint>& Ticker::c() { return state_->ch; }
 void Ticker::stop() { timer_stop(&state_->timer); }
 
 void Ticker::reset(Duration period) {
-  int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(period).count();
+  int64_t ns = period.count();
   SPINDLE_CHECK(ns > 0, "non-positive interval for Ticker: " + std::to_string(ns) + " ns");
   timer_stop(&state_->timer);
   state_->timer.fn = &send_time;

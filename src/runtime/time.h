@@ -3,38 +3,35 @@
 // Design: docs/runtime.md, "Timers".
 #pragma once
 
-#include <chrono>
 #include <memory>
 
+#include "base/time.h"
 #include "runtime/channel.h"
-#include "runtime/netpoll.h"
 
 namespace spindle::runtime {
 
-using Duration = Clock::duration;
-
 // Parks the calling goroutine for at least d (until t); no thread is held.
-void sleep_for(Duration d);
-void sleep_until(TimePoint t);
+void sleep_for(base::Duration d);
+void sleep_until(base::TimePoint t);
 
 // A channel that receives the time once, d from now (Go's time.After). For select.
-Chan<TimePoint> after(Duration d);
+Chan<base::TimePoint> after(base::Duration d);
 
 // Go's time.Timer: after d, the fire time is sent on c() (capacity 1). stop and reset are
 // O(log n) and, as in Go 1.23, discard a value that fired but was not yet received, so no
 // stale time is received after they return. Owned by one goroutine at a time.
 class Timer {
  public:
-  explicit Timer(Duration d);
+  explicit Timer(base::Duration d);
   ~Timer();  // stops it
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
 
-  Chan<TimePoint>& c();
+  Chan<base::TimePoint>& c();
   // True if the timer was pending (it will now not fire).
   bool stop();
   // Re-arms the timer for d from now; true if it was pending.
-  bool reset(Duration d);
+  bool reset(base::Duration d);
 
  private:
   struct State;
@@ -45,14 +42,14 @@ class Timer {
 // of queueing them (capacity 1).
 class Ticker {
  public:
-  explicit Ticker(Duration period);  // period > 0, else fatal
+  explicit Ticker(base::Duration period);  // period > 0, else fatal
   ~Ticker();
   Ticker(const Ticker&) = delete;
   Ticker& operator=(const Ticker&) = delete;
 
-  Chan<TimePoint>& c();
+  Chan<base::TimePoint>& c();
   void stop();
-  void reset(Duration period);
+  void reset(base::Duration period);
 
  private:
   struct State;

@@ -19,6 +19,8 @@ namespace spindle::runtime {
 namespace {
 
 using namespace std::chrono_literals;
+using base::Clock;
+using base::TimePoint;
 using testing::RuntimeTest;
 
 #if defined(SPINDLE_TSAN) || defined(SPINDLE_ASAN)

@@ -17,9 +17,6 @@ class TimerHeap;
 
 // Nanoseconds on the steady clock: the heap's key.
 int64_t now_ns();
-inline int64_t to_ns(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
 constexpr int64_t kNever = INT64_MAX;
 
 struct RuntimeTimer {

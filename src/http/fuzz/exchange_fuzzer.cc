@@ -30,7 +30,7 @@ namespace spindle::http::fuzz {
 namespace {
 
 using namespace std::chrono_literals;
-using runtime::Clock;
+using base::Clock;
 
 constexpr std::size_t kBuffer = 64;
 
