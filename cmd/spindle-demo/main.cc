@@ -81,10 +81,11 @@ int main(int argc, char** argv) {
   std::printf("skynet: %lld leaves, sum %lld (%s) in %.1f ms\n", static_cast<long long>(leaves),
               static_cast<long long>(result), result == want ? "correct" : "WRONG", ms.count());
   std::printf(
-      "scheduler: gomaxprocs=%d idleprocs=%d threads=%d idlethreads=%d spinningthreads=%d "
-      "runqueue=%lld\n",
-      s.procs, s.idle_procs, s.threads, s.idle_threads, s.spinning_threads,
-      static_cast<long long>(s.global_runq));
+      "scheduler: gomaxprocs=%lld idleprocs=%lld threads=%lld idlethreads=%lld "
+      "spinningthreads=%lld runqueue=%lld\n",
+      static_cast<long long>(s.procs), static_cast<long long>(s.idle_procs),
+      static_cast<long long>(s.threads), static_cast<long long>(s.idle_threads),
+      static_cast<long long>(s.spinning_threads), static_cast<long long>(s.global_runq));
   std::printf(
       "           goroutines created=%llu steals=%llu global-queue batches=%llu "
       "thread wake-ups=%llu\n",

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/stats.h"
+
 namespace spindle::debug {
 
 struct Label {
@@ -56,6 +58,21 @@ class MetricsText {
   MetricType type_ = MetricType::kGauge;
   std::set<std::string, std::less<>> names_seen_;  // to refuse a family started twice
 };
+
+// Every field of a stats snapshot (base/stats.h) as a family of one sample: its name is
+// `prefix` and the field's name, its help and kind the field's.
+template <class Snapshot>
+void write_stats(MetricsText& out, std::string_view prefix, const Snapshot& snapshot) {
+  std::string name;
+  base::for_each_metric(snapshot, [&](const base::Metric& m) {
+    name.assign(prefix).append(m.name);
+    if (m.kind == base::MetricKind::kCounter) {
+      out.counter(name, m.help, m.value);
+    } else {
+      out.gauge(name, m.help, m.value);
+    }
+  });
+}
 
 // The media type of MetricsText::text() (for Content-Type).
 inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";

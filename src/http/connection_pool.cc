@@ -73,12 +73,12 @@ Result<std::unique_ptr<PooledConn>> HostPool::acquire(bool fresh) {
       if (!fresh && !idle_.empty()) {
         c = std::move(idle_.back());
         idle_.pop_back();
-        idle_count_.fetch_sub(1, std::memory_order_relaxed);
+        stats_.idle.sub();
       } else if (options_.max_conns_per_host != 0 && open_ >= options_.max_conns_per_host) {
         if (fresh && !idle_.empty()) {  // make room: a fresh dial replaces an idle one
           c = std::move(idle_.back());
           idle_.pop_back();
-          idle_count_.fetch_sub(1, std::memory_order_relaxed);
+          stats_.idle.sub();
           --open_;
           c.reset();
           continue;
@@ -92,11 +92,11 @@ Result<std::unique_ptr<PooledConn>> HostPool::acquire(bool fresh) {
     if (c) {
       if (usable(*c, base::Clock::now())) {
         c->reused = true;
-        reuses_.fetch_add(1, std::memory_order_relaxed);
-        in_use_.fetch_add(1, std::memory_order_relaxed);
+        stats_.reuses.add();
+        stats_.in_use.add();
         return c;
       }
-      stale_.fetch_add(1, std::memory_order_relaxed);
+      stats_.stale.add();
       c.reset();
       forget_one();
       continue;
@@ -109,8 +109,8 @@ Result<std::unique_ptr<PooledConn>> HostPool::acquire(bool fresh) {
       e.phase = Phase::kConnect;
       return e;
     }
-    new_.fetch_add(1, std::memory_order_relaxed);
-    in_use_.fetch_add(1, std::memory_order_relaxed);
+    stats_.new_connections.add();
+    stats_.in_use.add();
     auto pc = std::make_unique<PooledConn>(options_.limits, options_.read_buffer_size);
     pc->conn = std::move(*conn);
     return pc;
@@ -118,14 +118,14 @@ Result<std::unique_ptr<PooledConn>> HostPool::acquire(bool fresh) {
 }
 
 void HostPool::release(std::unique_ptr<PooledConn> c, bool reusable) {
-  in_use_.fetch_sub(1, std::memory_order_relaxed);
+  stats_.in_use.sub();
   if (reusable) {
     c->idle_since = base::Clock::now();
     c->parser.reset();
     runtime::MutexLock lock(mu_);
     if (idle_.size() < options_.max_idle_per_host) {
       idle_.push_back(std::move(c));
-      idle_count_.fetch_add(1, std::memory_order_relaxed);
+      stats_.idle.add();
     }
   }
   if (c) {
@@ -142,20 +142,11 @@ void HostPool::close_idle() {
     runtime::MutexLock lock(mu_);
     idle.swap(idle_);
     open_ -= idle.size();
-    idle_count_.fetch_sub(static_cast<std::int64_t>(idle.size()), std::memory_order_relaxed);
+    stats_.idle.sub(static_cast<std::int64_t>(idle.size()));
   }
   cond_.broadcast();
 }
 
-PoolStats HostPool::stats() const {
-  PoolStats s;
-  s.new_connections = new_.load();
-  s.reuses = reuses_.load();
-  s.stale = stale_.load();
-  s.retries = retries_.load();
-  s.idle = idle_count_.load();
-  s.in_use = in_use_.load();
-  return s;
-}
+PoolStats HostPool::stats() const { return base::snapshot(stats_); }
 
 }  // namespace spindle::http

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/stats.h"
 #include "base/time.h"
 #include "http/body_reader.h"
 #include "http/error.h"
@@ -39,14 +40,30 @@ struct ClientOptions {
   Limits limits;
 };
 
-struct PoolStats {
-  std::uint64_t new_connections = 0;  // dials that succeeded
-  std::uint64_t reuses = 0;           // requests sent on a pooled connection
-  std::uint64_t stale = 0;            // pooled connections found closed (or unread) at reuse
-  std::uint64_t retries = 0;          // requests sent again after a reused connection failed
-  std::int64_t idle = 0;              // connections in the pool now
-  std::int64_t in_use = 0;            // connections carrying a request now
+// A pool's stats (base/stats.h): live in the pool, a snapshot from stats().
+template <class Cells>
+struct PoolStatsOf {
+  typename Cells::Counter new_connections{};
+  typename Cells::Counter reuses{};
+  typename Cells::Counter stale{};
+  typename Cells::Counter retries{};
+  typename Cells::Gauge idle{};
+  typename Cells::Gauge in_use{};
+
+  template <class F, class... S>
+  static constexpr void each(F&& f, S&&... s) {
+    f(base::MetricInfo{"connections_opened_total", "Dials that succeeded."}, s.new_connections...);
+    f(base::MetricInfo{"reuses_total", "Requests sent on a pooled connection."}, s.reuses...);
+    f(base::MetricInfo{"stale_connections_total",
+                       "Pooled connections found closed (or with bytes unread) at reuse."},
+      s.stale...);
+    f(base::MetricInfo{"retries_total", "Requests sent again after a reused connection failed."},
+      s.retries...);
+    f(base::MetricInfo{"idle_connections", "Connections in the pool now."}, s.idle...);
+    f(base::MetricInfo{"in_use_connections", "Connections carrying a request now."}, s.in_use...);
+  }
 };
+using PoolStats = PoolStatsOf<base::SnapshotCells>;
 
 // One upstream connection with its buffers; moves between the pool and a ClientResponse.
 struct PooledConn {
@@ -90,7 +107,7 @@ class HostPool {
   const std::string& address() const { return address_; }
   const ClientOptions& options() const { return options_; }
   PoolStats stats() const;
-  void count_retry() { retries_.fetch_add(1, std::memory_order_relaxed); }
+  void count_retry() { stats_.retries.add(); }
   // Closes every idle connection (not those in use).
   void close_idle();
 
@@ -105,8 +122,7 @@ class HostPool {
   runtime::Cond cond_{mu_};                                        // waiters for max_conns_per_host
   std::vector<std::unique_ptr<PooledConn>> idle_ GUARDED_BY(mu_);  // LIFO: warmest on top
   std::size_t open_ GUARDED_BY(mu_) = 0;                           // idle + in use + dialling
-  std::atomic<std::uint64_t> new_{0}, reuses_{0}, stale_{0}, retries_{0};
-  std::atomic<std::int64_t> idle_count_{0}, in_use_{0};
+  PoolStatsOf<base::LiveCells> stats_;
 };
 
 }  // namespace spindle::http

@@ -399,11 +399,8 @@ void ServerConn::serve() {
     if (out_.size() >= kFlushThreshold && !send()) break;
   }
   if ((out_.empty() || send()) && linger_) linger_close();
-  server_->requests_.fetch_add(requests_, std::memory_order_relaxed);
-  std::size_t cap = in_.capacity();
-  std::size_t peak = server_->peak_buffer_.load(std::memory_order_relaxed);
-  while (cap > peak && !server_->peak_buffer_.compare_exchange_weak(peak, cap)) {
-  }
+  server_->stats_.requests.add(requests_);
+  server_->stats_.peak_read_buffer.raise_to(static_cast<std::int64_t>(in_.capacity()));
   (void)conn_.close();
 }
 
@@ -698,7 +695,7 @@ void Server::serve_connection(net::Conn c) {
     untrack(&conn);
   }
   // Not active until the connection's state and socket are gone.
-  active_.fetch_sub(1);
+  stats_.active.fetch_sub(1, std::memory_order_seq_cst);
   goroutines_.done();
 }
 
@@ -735,11 +732,12 @@ Result<void> Server::serve(net::Listener& l) {
       }
       break;
     }
-    accepted_.fetch_add(1, std::memory_order_relaxed);
+    stats_.accepted.add();
     goroutines_.add(1);
-    if (active_.fetch_add(1) >= static_cast<std::int64_t>(options_.max_connections)) {
-      active_.fetch_sub(1);
-      rejected_.fetch_add(1, std::memory_order_relaxed);
+    if (stats_.active.fetch_add(1, std::memory_order_seq_cst) >=
+        static_cast<std::int64_t>(options_.max_connections)) {
+      stats_.active.fetch_sub(1, std::memory_order_seq_cst);
+      stats_.rejected.add();
       runtime::go([this, c = std::move(*c)]() mutable { reject_connection(std::move(c)); });
       continue;
     }
@@ -763,25 +761,17 @@ void Server::shutdown(base::Duration grace) {
   const TimePoint until =
       grace == net::kNoTimeout ? TimePoint::max() : Clock::now() + grace;  // step 4
   base::Duration pause = std::chrono::milliseconds(1);
-  while (active_.load() > 0 && Clock::now() < until) {
+  while (stats_.active.load(std::memory_order_seq_cst) > 0 && Clock::now() < until) {
     runtime::sleep_for(pause);
     pause = std::min<base::Duration>(pause * 2, std::chrono::milliseconds(50));
   }
-  if (active_.load() > 0) {  // step 5
+  if (stats_.active.load(std::memory_order_seq_cst) > 0) {  // step 5
     runtime::MutexLock lock(mu_);
     for (auto* c = conns_; c != nullptr; c = c->next) c->force_close();
   }
   goroutines_.wait();  // step 6
 }
 
-ServerStats Server::stats() const {
-  ServerStats s;
-  s.accepted = accepted_.load();
-  s.rejected = rejected_.load();
-  s.active = active_.load();
-  s.requests = requests_.load();
-  s.peak_read_buffer = peak_buffer_.load();
-  return s;
-}
+ServerStats Server::stats() const { return base::snapshot(stats_); }
 
 }  // namespace spindle::http

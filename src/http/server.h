@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/stats.h"
 #include "base/time.h"
 #include "http/body_reader.h"
 #include "http/cancel.h"
@@ -170,13 +171,31 @@ class ResponseWriter {
 
 using Handler = std::function<void(Request&, ResponseWriter&)>;
 
-struct ServerStats {
-  std::uint64_t accepted = 0;        // connections accepted
-  std::uint64_t rejected = 0;        // ... answered 503 because of max_connections
-  std::int64_t active = 0;           // connections being served now
-  std::uint64_t requests = 0;        // requests answered, on connections that have closed
-  std::size_t peak_read_buffer = 0;  // largest connection read buffer seen (bytes)
+// A server's stats (base/stats.h): live in the server, a snapshot from stats().
+template <class Cells>
+struct ServerStatsOf {
+  typename Cells::Counter accepted{};
+  typename Cells::Counter rejected{};
+  // Also the admission count against max_connections and what shutdown waits on: updated and
+  // read with seq_cst there (the default order of the atomic it replaced).
+  typename Cells::Gauge active{};
+  typename Cells::Counter requests{};
+  typename Cells::Gauge peak_read_buffer{};
+
+  template <class F, class... S>
+  static constexpr void each(F&& f, S&&... s) {
+    f(base::MetricInfo{"connections", "Connections open (being served)."}, s.active...);
+    f(base::MetricInfo{"connections_refused_total",
+                       "Connections answered 503 and closed: max_connections were open."},
+      s.rejected...);
+    f(base::MetricInfo{"connections_accepted_total", "Connections accepted."}, s.accepted...);
+    f(base::MetricInfo{"requests_total", "Requests answered, on connections that have closed."},
+      s.requests...);
+    f(base::MetricInfo{"read_buffer_peak_bytes", "Largest connection read buffer seen."},
+      s.peak_read_buffer...);
+  }
 };
+using ServerStats = ServerStatsOf<base::SnapshotCells>;
 
 class Server {
  public:
@@ -208,11 +227,7 @@ class Server {
   Handler handler_;
   ServerOptions options_;
   std::atomic<bool> shutting_down_{false};
-  std::atomic<std::int64_t> active_{0};
-  std::atomic<std::uint64_t> accepted_{0};
-  std::atomic<std::uint64_t> rejected_{0};
-  std::atomic<std::uint64_t> requests_{0};
-  std::atomic<std::size_t> peak_buffer_{0};
+  ServerStatsOf<base::LiveCells> stats_;
   runtime::WaitGroup goroutines_;  // accept loops and connection goroutines
   // Connections and listeners, for shutdown: touched once per connection, never per request.
   mutable runtime::Mutex mu_;

@@ -267,31 +267,11 @@ std::string Balancer::not_ready() const {
 
 void Balancer::write_metrics(debug::MetricsText& m) const {
   using debug::MetricType;
-  const ProxyStats p = proxy_->stats();
   auto counter = [&](const char* name, const char* help, std::uint64_t v) {
     m.counter(name, help, static_cast<double>(v));
   };
   auto gauge = [&](const char* name, const char* help, double v) { m.gauge(name, help, v); };
-  counter("spindle_lb_requests_total", "Requests handled by the proxy (not the API).", p.requests);
-  counter("spindle_lb_no_backend_total", "Requests answered 503: no backend to route to.",
-          p.no_backend);
-  counter("spindle_lb_overloaded_total", "Requests answered 503 by admission (shed).",
-          p.overloaded);
-  counter("spindle_lb_bad_gateway_total", "Requests answered 502.", p.bad_gateway);
-  counter("spindle_lb_gateway_timeout_total", "Requests answered 504.", p.gateway_timeout);
-  counter("spindle_lb_failovers_total", "Requests sent to another backend after a failure.",
-          p.failovers);
-  counter("spindle_lb_retries_total", "Idempotent requests retried after a reset.", p.retries);
-  counter("spindle_lb_canceled_total", "Clients gone before their response ended.", p.canceled);
-  counter("spindle_lb_aborted_total", "Responses cut short by a backend failing mid-body.",
-          p.aborted);
-  counter("spindle_lb_too_large_total", "Requests answered 413: body over --max-body-size.",
-          p.too_large);
-  counter("spindle_lb_client_errors_total",
-          "Exchanges the client broke (body malformed, short, too large or too slow).",
-          p.client_errors);
-  counter("spindle_lb_slow_bodies_total", "Requests answered 408: request body too slow.",
-          p.slow_bodies);
+  debug::write_stats(m, "spindle_lb_", proxy_->stats());
   gauge("spindle_lb_in_flight", "Requests admitted and not yet answered.",
         static_cast<double>(admission_->in_flight()));
   gauge("spindle_lb_in_flight_limit", "Requests admitted at once, at most (now).",
@@ -304,11 +284,7 @@ void Balancer::write_metrics(debug::MetricsText& m) const {
           "The adaptive limit's estimate of the backends' unloaded latency.",
           static_cast<double>(a->floor_ns()) / 1e9);
   }
-  const http::ServerStats clients = server_->stats();
-  gauge("spindle_lb_client_connections", "Client connections open.",
-        static_cast<double>(clients.active));
-  counter("spindle_lb_client_connections_refused_total",
-          "Client connections answered 503 at --max-connections.", clients.rejected);
+  debug::write_stats(m, "spindle_lb_client_", server_->stats());
   gauge("spindle_lb_max_connections", "Client connections served at once, at most.",
         static_cast<double>(max_connections_));
   gauge("spindle_lb_backends", "Backends known (registered or static).",

@@ -124,14 +124,14 @@ Proxy::Proxy(Registry& registry, Picker& picker, Admission& admission, BodyOptio
     : registry_(registry), picker_(picker), admission_(admission), body_options_(body) {}
 
 void Proxy::reply_client_error(http::ResponseWriter& w, const http::Error& e) {
-  client_errors_.fetch_add(1, std::memory_order_relaxed);
-  if (e.status == 413) too_large_.fetch_add(1, std::memory_order_relaxed);
-  if (e.status == 408) slow_bodies_.fetch_add(1, std::memory_order_relaxed);
+  stats_.client_errors.add();
+  if (e.status == 413) stats_.too_large.add();
+  if (e.status == 408) stats_.slow_bodies.add();
   (void)w.reply(e.status != 0 ? e.status : 400, "spindle-lb: " + e.message() + "\n", kTextPlain);
 }
 
 void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
-  requests_.fetch_add(1, std::memory_order_relaxed);
+  stats_.requests.add();
   const http::RequestHead& head = req.head();
   if (head.method == http::Method::kConnect) {
     (void)w.reply(405, "spindle-lb: CONNECT is not supported\n", kNoConnect);
@@ -150,7 +150,7 @@ void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
   const http::BodyFraming framing = http::request_framing(head);
   const std::uint64_t max_body = body_options_.max_size;
   if (max_body != 0 && framing.kind == http::Framing::kContentLength && framing.length > max_body) {
-    too_large_.fetch_add(1, std::memory_order_relaxed);
+    stats_.too_large.add();
     (void)w.reply(413,
                   "spindle-lb: request body of " + std::to_string(framing.length) +
                       " bytes is over the limit of " + std::to_string(max_body) +
@@ -170,7 +170,7 @@ void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
     }
   }
   if (!admission_.admit()) {
-    overloaded_.fetch_add(1, std::memory_order_relaxed);
+    stats_.overloaded.add();
     const bool unread_body = framing.kind != http::Framing::kNone && !req.body().done();
     (void)w.reply(503, "spindle-lb: overloaded, retry later\n",
                   unread_body ? std::span<const http::Header>(kRetryAfterClose)
@@ -179,7 +179,7 @@ void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
   }
   std::shared_ptr<const Snapshot> snap = registry_.snapshot();
   if (snap->backends.empty()) {
-    no_backend_.fetch_add(1, std::memory_order_relaxed);
+    stats_.no_backend.add();
     (void)w.reply(503,
                   "spindle-lb: no healthy backend (none registered, or all expired or "
                   "deregistered)\n",
@@ -209,18 +209,18 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
     charge(next.blame, *b);
     switch (next.step) {
       case Step::kFailover:
-        failovers_.fetch_add(1, std::memory_order_relaxed);
+        stats_.failovers.add();
         (void)body.rewind();
         break;
       case Step::kRetry:
-        retries_.fetch_add(1, std::memory_order_relaxed);
+        stats_.retries.add();
         attempts.retried = true;
         break;
       case Step::kAnswer:
         answer_failure(w, next, resp.error(), *b);
         return;
       case Step::kDrop:
-        canceled_.fetch_add(1, std::memory_order_relaxed);
+        stats_.canceled.add();
         return;
     }
     avoid = b;
@@ -250,7 +250,7 @@ void Proxy::answer_failure(http::ResponseWriter& w, const NextStep& next, const 
     return;
   }
   const bool timeout = next.status == 504;
-  (timeout ? gateway_timeout_ : bad_gateway_).fetch_add(1, std::memory_order_relaxed);
+  (timeout ? stats_.gateway_timeout : stats_.bad_gateway).add();
   (void)w.reply(next.status,
                 "spindle-lb: backend " + b.url.url +
                     (e.phase == http::Phase::kResponseBody ? " sent an invalid response body: "
@@ -270,7 +270,7 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
     length = head.content_length;
   }
   if (head.has_transfer_encoding && has_other_transfer_coding(head.headers)) {
-    bad_gateway_.fetch_add(1, std::memory_order_relaxed);  // a protocol failure, as below
+    stats_.bad_gateway.add();  // a protocol failure, as below
     registry_.record_failure(b, base::Clock::now());
     (void)w.reply(502, "spindle-lb: the backend used a transfer coding other than chunked\n",
                   kTextPlain);
@@ -279,7 +279,7 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
   forward_response_fields(head.headers, length, fields);
   if (head.status == 101 || !w.write_header(head.status, fields.fields)) {
     // 101 cannot happen (Upgrade is never forwarded); a bad field from the backend is its bug.
-    bad_gateway_.fetch_add(1, std::memory_order_relaxed);
+    stats_.bad_gateway.add();
     registry_.record_failure(b, base::Clock::now());
     if (!w.header_written()) (void)w.reply(502, "spindle-lb: invalid response\n", kTextPlain);
     return;
@@ -295,7 +295,7 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
     // The client is gone: the upstream connection, its body not read to the end, is closed
     // with the response, never pooled.
     if (!w.write(*piece)) {
-      canceled_.fetch_add(1, std::memory_order_relaxed);
+      stats_.canceled.add();
       return;
     }
     // Unknown-length bodies may be streams (events, long polls): send each piece on.
@@ -312,7 +312,7 @@ void Proxy::end_failed_response(http::ResponseWriter& w, http::ClientResponse& r
   charge(next.blame, b);
   if (next.step == Step::kDrop) {  // nobody to answer, nobody at fault
     w.abort();
-    canceled_.fetch_add(1, std::memory_order_relaxed);
+    stats_.canceled.add();
     return;
   }
   if (w.retract()) {  // nothing of the response went out yet: answer it
@@ -320,25 +320,9 @@ void Proxy::end_failed_response(http::ResponseWriter& w, http::ClientResponse& r
     return;
   }
   w.abort();
-  (next.blame == Blame::kClient ? client_errors_ : aborted_)
-      .fetch_add(1, std::memory_order_relaxed);
+  (next.blame == Blame::kClient ? stats_.client_errors : stats_.aborted).add();
 }
 
-ProxyStats Proxy::stats() const {
-  ProxyStats s;
-  s.requests = requests_.load(std::memory_order_relaxed);
-  s.no_backend = no_backend_.load(std::memory_order_relaxed);
-  s.overloaded = overloaded_.load(std::memory_order_relaxed);
-  s.bad_gateway = bad_gateway_.load(std::memory_order_relaxed);
-  s.gateway_timeout = gateway_timeout_.load(std::memory_order_relaxed);
-  s.failovers = failovers_.load(std::memory_order_relaxed);
-  s.retries = retries_.load(std::memory_order_relaxed);
-  s.canceled = canceled_.load(std::memory_order_relaxed);
-  s.aborted = aborted_.load(std::memory_order_relaxed);
-  s.too_large = too_large_.load(std::memory_order_relaxed);
-  s.client_errors = client_errors_.load(std::memory_order_relaxed);
-  s.slow_bodies = slow_bodies_.load(std::memory_order_relaxed);
-  return s;
-}
+ProxyStats Proxy::stats() const { return base::snapshot(stats_); }
 
 }  // namespace spindle::lb

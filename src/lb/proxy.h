@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "base/stats.h"
 #include "http/client.h"
 #include "http/server.h"
 #include "lb/admission.h"
@@ -17,22 +18,39 @@
 
 namespace spindle::lb {
 
-struct ProxyStats {
-  std::uint64_t requests = 0;         // requests handled by the proxy (not admin)
-  std::uint64_t no_backend = 0;       // 503: nothing to route to
-  std::uint64_t overloaded = 0;       // 503: refused by admission
-  std::uint64_t bad_gateway = 0;      // 502 answered
-  std::uint64_t gateway_timeout = 0;  // 504 answered
-  std::uint64_t failovers = 0;        // connect failures sent to another backend
-  std::uint64_t retries = 0;          // idempotent requests retried after a reset
-  std::uint64_t canceled = 0;         // clients gone before the response ended
-  std::uint64_t aborted = 0;          // responses cut short by an upstream failure mid-body
-  std::uint64_t too_large = 0;        // 413: request body over --max-body-size
-  // Exchanges the client broke (its body malformed, short, too large or too slow): the
-  // client's failures, never counted against a backend.
-  std::uint64_t client_errors = 0;
-  std::uint64_t slow_bodies = 0;  // 408: request body slower than --body-timeout/--body-min-rate
+// The proxy's stats (base/stats.h): live in the proxy, a snapshot from stats().
+template <class Cells>
+struct ProxyStatsOf {
+  typename Cells::Counter requests{}, no_backend{}, overloaded{}, bad_gateway{}, gateway_timeout{},
+      failovers{}, retries{}, canceled{}, aborted{}, too_large{}, client_errors{}, slow_bodies{};
+
+  template <class F, class... S>
+  static constexpr void each(F&& f, S&&... s) {
+    using base::MetricInfo;
+    f(MetricInfo{"requests_total", "Requests handled by the proxy (not the API)."}, s.requests...);
+    f(MetricInfo{"no_backend_total", "Requests answered 503: no backend to route to."},
+      s.no_backend...);
+    f(MetricInfo{"overloaded_total", "Requests answered 503 by admission (shed)."},
+      s.overloaded...);
+    f(MetricInfo{"bad_gateway_total", "Requests answered 502."}, s.bad_gateway...);
+    f(MetricInfo{"gateway_timeout_total", "Requests answered 504."}, s.gateway_timeout...);
+    f(MetricInfo{"failovers_total", "Requests sent to another backend after a failure."},
+      s.failovers...);
+    f(MetricInfo{"retries_total", "Idempotent requests retried after a reset."}, s.retries...);
+    f(MetricInfo{"canceled_total", "Clients gone before their response ended."}, s.canceled...);
+    f(MetricInfo{"aborted_total", "Responses cut short by a backend failing mid-body."},
+      s.aborted...);
+    f(MetricInfo{"too_large_total", "Requests answered 413: body over --max-body-size."},
+      s.too_large...);
+    // The client's failures, never counted against a backend.
+    f(MetricInfo{"client_errors_total",
+                 "Exchanges the client broke (body malformed, short, too large or too slow)."},
+      s.client_errors...);
+    f(MetricInfo{"slow_bodies_total", "Requests answered 408: request body too slow."},
+      s.slow_bodies...);
+  }
 };
+using ProxyStats = ProxyStatsOf<base::SnapshotCells>;
 
 class Proxy {
  public:
@@ -66,9 +84,7 @@ class Proxy {
   Picker& picker_;
   Admission& admission_;
   const BodyOptions body_options_;
-  std::atomic<std::uint64_t> requests_{0}, no_backend_{0}, overloaded_{0}, bad_gateway_{0},
-      gateway_timeout_{0}, failovers_{0}, retries_{0}, canceled_{0}, aborted_{0}, too_large_{0},
-      client_errors_{0}, slow_bodies_{0};
+  ProxyStatsOf<base::LiveCells> stats_;
 };
 
 }  // namespace spindle::lb

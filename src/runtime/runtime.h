@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/stats.h"
 #include "base/task.h"
 
 namespace spindle::runtime {
@@ -26,24 +27,60 @@ struct Options {
   static constexpr int kMinProcsToShard = 8;
 };
 
-// Counters kept by the scheduler (Go's schedtrace prints the same ones).
+// A snapshot of the scheduler's state and counters (Go's schedtrace prints the same ones). A
+// stats snapshot in the sense of base/stats.h: each() names and describes every field for
+// metrics export. The values are read from the scheduler's own state, not copied from stats
+// cells.
 struct Stats {
-  int procs = 0;             // gomaxprocs
-  int idle_procs = 0;        // idleprocs
-  int threads = 0;           // threads: Ms created and still alive
-  int idle_threads = 0;      // idlethreads: Ms parked with no P
-  int spinning_threads = 0;  // spinningthreads
-  int64_t global_runq = 0;   // runqueue: goroutines in the global run queue
+  int64_t procs = 0;
+  int64_t idle_procs = 0;
+  int64_t threads = 0;
+  int64_t idle_threads = 0;
+  int64_t spinning_threads = 0;
+  int64_t global_runq = 0;
   int64_t live_goroutines = 0;
   uint64_t goroutines_created = 0;
-  uint64_t steals = 0;        // successful steals of at least one goroutine
-  uint64_t global_takes = 0;  // batches taken from the global run queue
+  uint64_t steals = 0;
+  uint64_t global_takes = 0;
   uint64_t thread_wakeups = 0;
-  uint64_t netpoll_polls = 0;   // epoll_wait calls that did not block
-  uint64_t netpoll_events = 0;  // readiness events processed
-  uint64_t handoffs = 0;        // Ps taken from blocking calls by sysmon
-  uint64_t preemptions = 0;     // long-running goroutines whose P sysmon handed off
-  int64_t timers = 0;           // armed runtime timers
+  uint64_t netpoll_polls = 0;
+  uint64_t netpoll_events = 0;
+  uint64_t handoffs = 0;
+  uint64_t preemptions = 0;
+  int64_t timers = 0;
+
+  template <class F, class... S>
+  static constexpr void each(F&& f, S&&... s) {
+    using base::MetricInfo;
+    f(MetricInfo{"goroutines", "Goroutines that exist now (running, runnable or parked)."},
+      s.live_goroutines...);
+    f(MetricInfo{"goroutines_created_total", "Goroutines created."}, s.goroutines_created...);
+    f(MetricInfo{"procs", "Processors (GOMAXPROCS)."}, s.procs...);
+    f(MetricInfo{"idle_procs", "Processors with nothing to run."}, s.idle_procs...);
+    f(MetricInfo{"threads", "Machine threads (Ms) alive."}, s.threads...);
+    f(MetricInfo{"idle_threads", "Machine threads parked without a processor."}, s.idle_threads...);
+    f(MetricInfo{"spinning_threads", "Machine threads spinning in search of work."},
+      s.spinning_threads...);
+    f(MetricInfo{"global_run_queue", "Goroutines in the global run queue."}, s.global_runq...);
+    f(MetricInfo{"steals_total",
+                 "Successful steals of goroutines from another processor's run queue."},
+      s.steals...);
+    f(MetricInfo{"global_takes_total", "Batches taken from the global run queue."},
+      s.global_takes...);
+    f(MetricInfo{"thread_wakeups_total", "Parked machine threads woken to run work."},
+      s.thread_wakeups...);
+    f(MetricInfo{"netpoll_polls_total", "Non-blocking polls of the network poller."},
+      s.netpoll_polls...);
+    f(MetricInfo{"netpoll_events_total", "Readiness events the network poller handled."},
+      s.netpoll_events...);
+    f(MetricInfo{"blocking_handoffs_total",
+                 "Processors sysmon took from threads stuck in a blocking call."},
+      s.handoffs...);
+    f(MetricInfo{"sysmon_retakes_total",
+                 "Processors sysmon handed off from a goroutine that ran too long."},
+      s.preemptions...);
+    f(MetricInfo{"timers", "Armed runtime timers (sleeps, deadlines, tickers)."}, s.timers...);
+  }
 };
 
 class Runtime {
