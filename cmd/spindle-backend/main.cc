@@ -11,6 +11,7 @@
 #include <string>
 
 #include "base/fd_limit.h"
+#include "base/log.h"
 #include "base/time.h"
 #include "base/version.h"
 #include "debug/debug_handler.h"
@@ -36,6 +37,7 @@ struct Flags {
   std::uint64_t body_bytes = 0;
   double fail_ratio = 0;
   int procs = 0;
+  std::string log_level = "info", log_format = "text";
 };
 
 // Returns the --debug-listen option (whether it was given decides if failing to bind is fatal).
@@ -67,6 +69,12 @@ CLI::Option* add_flags(CLI::App& app, Flags& f) {
   app.add_option("--procs", f.procs, "processors (0: SPINDLE_MAXPROCS or the CPUs)")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
+  app.add_option("--log-level", f.log_level, "least level of the event lines written to stderr")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}, CLI::ignore_case));
+  app.add_option("--log-format", f.log_format, "event lines on stderr as text or as JSON objects")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
   app.set_version_flag("--version", base::version_line("spindle-backend"));
   return debug_listen;
 }
@@ -80,9 +88,11 @@ bool debug_listener(const Flags& f, net::Listener* out) {
     *out = std::move(*d);
     return true;
   }
-  std::fprintf(stderr, "spindle-backend: %s%s: %s\n",
-               f.debug_listen_required ? "--debug-listen " : "debug listener off: ",
-               f.debug_listen.c_str(), d.error().message().c_str());
+  if (f.debug_listen_required) {
+    base::log::error("--debug-listen {}: {}", f.debug_listen, d.error().message());
+  } else {
+    base::log::warn("debug listener off: {}: {}", f.debug_listen, d.error().message());
+  }
   return !f.debug_listen_required;
 }
 
@@ -103,8 +113,7 @@ bool duration_flag(const char* flag, const std::string& text, base::Duration* ou
 int serve(const Flags& f, backend::ServiceOptions service_options, base::Duration drain) {
   auto l = net::listen(f.listen);
   if (!l) {
-    std::fprintf(stderr, "spindle-backend: listen %s: %s\n", f.listen.c_str(),
-                 l.error().message().c_str());
+    base::log::error("listen {}: {}", f.listen, l.error().message());
     return 1;
   }
   net::Listener debug_l;
@@ -128,7 +137,7 @@ int serve(const Flags& f, backend::ServiceOptions service_options, base::Duratio
   auto served = runtime::make_chan<int>(1);
   runtime::go([&] {
     auto r = server.serve(*l);
-    if (!r) std::fprintf(stderr, "spindle-backend: serve: %s\n", r.error().message().c_str());
+    if (!r) base::log::error("serve: {}", r.error().message());
     served.send(r ? 0 : 1);
   });
 
@@ -139,8 +148,7 @@ int serve(const Flags& f, backend::ServiceOptions service_options, base::Duratio
   http::Server debug_server(debug);
   auto debug_served = runtime::make_chan<bool>(1);
   if (debug_l.valid()) {
-    std::fprintf(stderr, "spindle-backend: debug listener on %s\n",
-                 debug_l.address().to_string().c_str());
+    base::log::info("debug listener on {}", debug_l.address().to_string());
     runtime::go([&] {
       (void)debug_server.serve(debug_l);
       debug_served.send(true);
@@ -160,9 +168,9 @@ int serve(const Flags& f, backend::ServiceOptions service_options, base::Duratio
   }
 
   auto sig = net::wait_for_signal({SIGTERM, SIGINT});
-  if (!sig) std::fprintf(stderr, "spindle-backend: %s\n", sig.error().c_str());
-  std::fprintf(stderr, "spindle-backend %s: %s: deregistering and draining\n",
-               service_options.name.c_str(), sig ? strsignal(*sig) : "error");
+  if (!sig) base::log::error("cannot wait for signals: {}", sig.error());
+  base::log::info("{}: {}: deregistering and draining", service_options.name,
+                  sig ? strsignal(*sig) : "error");
   draining = true;
   stop.close();
   if (registration) {
@@ -175,7 +183,7 @@ int serve(const Flags& f, backend::ServiceOptions service_options, base::Duratio
     debug_server.shutdown(std::chrono::seconds(1));
     debug_served.recv();
   }
-  std::fprintf(stderr, "spindle-backend %s: stopped\n", service_options.name.c_str());
+  base::log::info("{}: stopped", service_options.name);
   return rc;
 }
 
@@ -211,11 +219,19 @@ int main(int argc, char** argv) {
   }
 
   // Before any thread exists, so every runtime thread inherits the mask (net/signals.h).
-  std::fprintf(stderr, "spindle-backend: %s\n", base::raise_fd_limit().describe().c_str());
+  const std::string fds = base::raise_fd_limit().describe();
   net::block_signals({SIGTERM, SIGINT});
   signal(SIGPIPE, SIG_IGN);
+  // After the signal mask: its writer thread must not take SIGTERM either.
+  base::log::start({.program = "spindle-backend",
+                    .level = *base::log::parse_level(f.log_level),
+                    .format = *base::log::parse_format(f.log_format)});
+  base::log::info("{}", fds);
   int rc = 0;
-  runtime::Runtime rt(runtime::Options{.procs = f.procs});
-  rt.run([&] { rc = serve(f, service, drain); });
+  {
+    runtime::Runtime rt(runtime::Options{.procs = f.procs});
+    rt.run([&] { rc = serve(f, service, drain); });
+  }
+  base::log::stop();
   return rc;
 }

@@ -1,6 +1,5 @@
 #include "registration.h"
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "runtime/select.h"
@@ -54,8 +53,8 @@ base::Result<std::string, UrlError> lb_address(std::string_view url) {
 Registration::Registration(RegistrationOptions options)
     : options_(std::move(options)), client_(client_options()) {}
 
-void Registration::log(const std::string& what) {
-  std::fprintf(stderr, "spindle-backend %s: %s\n", options_.name.c_str(), what.c_str());
+void Registration::note(base::log::Level level, const std::string& what) {
+  base::log::write(level, options_.name + ": " + what);
 }
 
 http::Result<Registration::Reply> Registration::post(std::string_view path,
@@ -110,24 +109,28 @@ void Registration::run(runtime::Chan<bool> stop) {
         registered = ever_registered_ = true;
         interval = wait = *r;
         backoff = kBackoffMin;
-        log("registered with " + options_.lb + " as " + options_.advertise + ", heartbeat every " +
-            std::to_string(interval.count()) + "ms");
+        note(base::log::Level::kInfo, "registered with " + options_.lb + " as " +
+                                          options_.advertise + ", heartbeat every " +
+                                          std::to_string(interval.count()) + "ms");
       } else {
         wait = backoff;
-        log(r.error() + "; retrying in " + std::to_string(backoff.count()) + "ms");
+        note(base::log::Level::kWarn,
+             r.error() + "; retrying in " + std::to_string(backoff.count()) + "ms");
         backoff = std::min(backoff * 2, kBackoffMax);
       }
     } else {
       nlohmann::json j = {{"url", options_.advertise}};
       auto reply = post("/_lb/heartbeat", j.dump());
       if (!reply) {
-        log("heartbeat: " + reply.error().message());
+        note(base::log::Level::kWarn, "heartbeat: " + reply.error().message());
       } else if (reply->status == 404) {
-        log("heartbeat: 404 (the LB does not know us): registering again");
+        note(base::log::Level::kWarn,
+             "heartbeat: 404 (the LB does not know us): registering again");
         registered = false;
         continue;
       } else if (reply->status / 100 != 2) {
-        log("heartbeat: status " + std::to_string(reply->status) + ": " + trimmed(reply->body));
+        note(base::log::Level::kWarn,
+             "heartbeat: status " + std::to_string(reply->status) + ": " + trimmed(reply->body));
       }
     }
     if (wait_or_stop(stop, wait)) return;
@@ -139,11 +142,12 @@ void Registration::deregister() {
   nlohmann::json j = {{"url", options_.advertise}};
   auto reply = post("/_lb/deregister", j.dump());
   if (!reply) {
-    log("deregister: " + reply.error().message());
+    note(base::log::Level::kWarn, "deregister: " + reply.error().message());
   } else if (reply->status / 100 != 2) {
-    log("deregister: status " + std::to_string(reply->status) + ": " + trimmed(reply->body));
+    note(base::log::Level::kWarn,
+         "deregister: status " + std::to_string(reply->status) + ": " + trimmed(reply->body));
   } else {
-    log("deregistered from " + options_.lb);
+    note(base::log::Level::kInfo, "deregistered from " + options_.lb);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/log.h"
 #include "base/result.h"
 #include "http/client.h"
 #include "runtime/channel.h"
@@ -31,7 +32,7 @@ base::Result<std::string, UrlError> lb_address(std::string_view url);
 class Registration {
  public:
   explicit Registration(RegistrationOptions options);
-  // Registers and heartbeats until `stop` is closed. Parks; logs every failure to stderr.
+  // Registers and heartbeats until `stop` is closed. Parks; logs every failure.
   void run(runtime::Chan<bool> stop);
   // One POST /_lb/deregister (best effort: logged on failure); nothing if never registered.
   void deregister();
@@ -48,7 +49,8 @@ class Registration {
   http::Result<Reply> post(std::string_view path, const std::string& json);
   // The heartbeat interval the LB asked for, or an error message.
   base::Result<std::chrono::milliseconds, std::string> register_once();
-  void log(const std::string& what);
+  // One event line naming this backend.
+  void note(base::log::Level level, const std::string& what);
 
   const RegistrationOptions options_;
   http::Client client_;

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "base/fd_limit.h"
+#include "base/log.h"
 #include "base/time.h"
 #include "base/version.h"
 #include "lb/balancer.h"
@@ -40,9 +41,20 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, Duration* out,
   return opt;
 }
 
+// --log-level and --log-format (base/log.h).
+void add_log_flags(CLI::App& app, std::string* level, std::string* format) {
+  app.add_option("--log-level", *level, "least level of the event lines written to stderr")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}, CLI::ignore_case));
+  app.add_option("--log-format", *format, "event lines on stderr as text or as JSON objects")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  namespace log = spindle::base::log;
   spindle::lb::Config c;
   CLI::App app{
       "spindle-lb: a layer-7 HTTP/1.1 load balancer. Backends register over HTTP on the "
@@ -159,6 +171,8 @@ int main(int argc, char** argv) {
                  "consecutive failures that eject a backend for a growing back-off")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
+  std::string log_level = "info", log_format = "text";
+  add_log_flags(app, &log_level, &log_format);
   CLI11_PARSE(app, argc, argv);
   for (auto [name, d] : {std::pair{"--heartbeat-timeout", c.heartbeat_timeout},
                          {"--connect-timeout", c.connect_timeout},
@@ -185,6 +199,10 @@ int main(int argc, char** argv) {
   // mask and only the signalfd of net::wait_for_signal receives them.
   spindle::net::block_signals({SIGTERM, SIGINT});
   signal(SIGPIPE, SIG_IGN);
+  // After the signal mask: its writer thread must not take SIGTERM either.
+  log::start({.program = "spindle-lb",
+              .level = *log::parse_level(log_level),
+              .format = *log::parse_format(log_format)});
 
   int status = 0;
   {
@@ -194,13 +212,12 @@ int main(int argc, char** argv) {
     rt.run([&] {
       spindle::lb::Balancer lb(c);
       if (auto r = lb.start(); !r) {
-        std::fprintf(stderr, "spindle-lb: %s\n", r.error().c_str());
+        log::error("{}", r.error());
         status = 1;
         return;
       }
-      std::fprintf(stderr, "spindle-lb: %s; client connections at most %zu%s\n",
-                   fds.describe().c_str(), lb.max_connections(),
-                   c.max_connections != 0 ? "" : " (the default from it; --max-connections)");
+      log::info("{}; client connections at most {}{}", fds.describe(), lb.max_connections(),
+                c.max_connections != 0 ? "" : " (the default from it; --max-connections)");
       auto admin = lb.admin_address();
       std::printf("spindle-lb: listening on %s (policy %s, admin %s, debug %s)\n",
                   lb.address().to_string().c_str(), spindle::lb::to_string(c.policy),
@@ -212,17 +229,18 @@ int main(int argc, char** argv) {
       spindle::runtime::go([&] {
         auto sig = spindle::net::wait_for_signal({SIGTERM, SIGINT});
         if (sig) {
-          std::fprintf(stderr, "spindle-lb: got %s\n", strsignal(*sig));
+          log::info("got {}", strsignal(*sig));
           lb.stop();
         } else {
-          std::fprintf(stderr, "spindle-lb: cannot wait for signals: %s\n", sig.error().c_str());
+          log::error("cannot wait for signals: {}", sig.error());
         }
         signals.done();
       });
       lb.serve();
-      std::fprintf(stderr, "spindle-lb: stopped\n");
+      log::info("stopped");
       signals.wait();
     });
   }
+  log::stop();
   return status;
 }

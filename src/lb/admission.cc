@@ -18,8 +18,8 @@
 #include "lb/admission.h"
 
 #include <algorithm>
-#include <cstdio>
 
+#include "base/log.h"
 #include "runtime/select.h"
 
 namespace spindle::lb {
@@ -126,12 +126,10 @@ void Admission::control_step() {
   // Say when the limit starts to bite (a cut from the ceiling region or a halving), not
   // every 100 ms step.
   if (after < before && (before == adaptive_->policy().max_limit || after <= before / 2)) {
-    std::fprintf(stderr,
-                 "spindle-lb: overload: upstream latency %.1f ms, floor %.1f ms: in-flight "
-                 "limit %lld -> %lld\n",
-                 static_cast<double>(adaptive_->last_mean_ns()) / 1e6,
-                 static_cast<double>(adaptive_->floor_ns()) / 1e6, static_cast<long long>(before),
-                 static_cast<long long>(after));
+    base::log::warn(
+        "overload: upstream latency {:.1f} ms, floor {:.1f} ms: in-flight limit {} -> {}",
+        static_cast<double>(adaptive_->last_mean_ns()) / 1e6,
+        static_cast<double>(adaptive_->floor_ns()) / 1e6, before, after);
   }
   // A raised limit frees slots nobody will release: hand them to waiters, newest first.
   while (waiting_.load(std::memory_order_seq_cst) > 0 && try_take()) {

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "base/fd_limit.h"
+#include "base/log.h"
 #include "lb/backend_url.h"
 #include "lb/request_path.h"
 #include "runtime/runtime.h"
@@ -126,7 +127,7 @@ base::Result<void, std::string> Balancer::start() {
     } else if (config_.debug_listen_required) {
       return "--debug-listen " + config_.debug_listen + ": " + d.error().message();
     } else {  // the default address is taken (another instance): run without it
-      std::fprintf(stderr, "spindle-lb: debug listener off: %s\n", d.error().message().c_str());
+      base::log::warn("debug listener off: {}", d.error().message());
     }
   }
   AdminOptions ao;
@@ -213,7 +214,7 @@ void Balancer::serve() {
   wg.add(3);
   runtime::go([&] {
     auto r = server_->serve(listener_);
-    if (!r) std::fprintf(stderr, "spindle-lb: serve: %s\n", r.error().message().c_str());
+    if (!r) base::log::error("serve: {}", r.error().message());
     wg.done();
   });
   runtime::go([&] {
@@ -230,7 +231,7 @@ void Balancer::serve() {
     wg.add(1);
     runtime::go([&] {
       auto r = admin_server_->serve(admin_listener_);
-      if (!r) std::fprintf(stderr, "spindle-lb: admin: %s\n", r.error().message().c_str());
+      if (!r) base::log::error("admin: {}", r.error().message());
       wg.done();
     });
   }
@@ -242,10 +243,8 @@ void Balancer::serve() {
     });
   }
   (void)stop_.recv();
-  std::fprintf(
-      stderr, "spindle-lb: shutting down: draining in-flight requests (grace %lld ms)\n",
-      static_cast<long long>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(config_.shutdown_grace).count()));
+  base::log::info("shutting down: draining in-flight requests (grace {})",
+                  base::format_duration(config_.shutdown_grace));
   server_->shutdown(config_.shutdown_grace);
   if (admin_server_) admin_server_->shutdown(std::chrono::seconds(1));
   if (debug_server_) debug_server_->shutdown(std::chrono::seconds(1));

@@ -29,7 +29,8 @@
 #include "lb/registry.h"
 
 #include <algorithm>
-#include <cstdio>
+
+#include "base/log.h"
 
 namespace spindle::lb {
 
@@ -74,8 +75,7 @@ RegisterOutcome Registry::add(const BackendUrl& url, std::string name, std::opti
     copy(b->ejections, old.ejections);
     copy(b->ejected_until_ns, old.ejected_until_ns);
     copy(b->last_heartbeat_ns, old.last_heartbeat_ns);
-    std::fprintf(stderr, "spindle-lb: backend %s updated (%s, weight %d)\n", url.url.c_str(),
-                 b->name.c_str(), b->weight);
+    base::log::info("backend {} updated ({}, weight {})", url.url, b->name, b->weight);
     it->second = std::move(b);
     publish();
     return RegisterOutcome::kUpdated;
@@ -86,8 +86,7 @@ RegisterOutcome Registry::add(const BackendUrl& url, std::string name, std::opti
       std::make_shared<Backend>(url, std::move(name), std::clamp(weight.value_or(1), 1, kMaxWeight),
                                 is_static, &pool_for_(url.address));
   b->last_heartbeat_ns.store(base::to_ns(now), std::memory_order_relaxed);
-  std::fprintf(stderr, "spindle-lb: backend %s added (%s%s)\n", url.url.c_str(), b->name.c_str(),
-               is_static ? ", static" : "");
+  base::log::info("backend {} added ({}{})", url.url, b->name, is_static ? ", static" : "");
   backends_.emplace(url.url, std::move(b));
   publish();
   return RegisterOutcome::kAdded;
@@ -108,7 +107,7 @@ Registry::RemoveOutcome Registry::remove(const std::string& url) {
   if (it->second->is_static) return RemoveOutcome::kStatic;
   backends_.erase(it);
   publish();
-  std::fprintf(stderr, "spindle-lb: backend %s deregistered\n", url.c_str());
+  base::log::info("backend {} deregistered", url);
   return RemoveOutcome::kRemoved;
 }
 
@@ -149,11 +148,11 @@ SweepResult Registry::sweep(base::TimePoint now) {
       ++out.kept;
       continue;
     }
-    std::fprintf(stderr, "spindle-lb: backend %s expired (no heartbeat%s)\n", d.url.c_str(),
-                 !panic ? ""
-                 : backends_[d.url]->requests.load(std::memory_order_relaxed) == 0
-                     ? "; never answered a request, so not kept by the panic threshold"
-                     : "; failing requests, so not kept by the panic threshold");
+    base::log::warn("backend {} expired (no heartbeat{})", d.url,
+                    !panic ? ""
+                    : backends_[d.url]->requests.load(std::memory_order_relaxed) == 0
+                        ? "; never answered a request, so not kept by the panic threshold"
+                        : "; failing requests, so not kept by the panic threshold");
     backends_.erase(d.url);
     ++out.expired;
     changed = true;
@@ -161,14 +160,13 @@ SweepResult Registry::sweep(base::TimePoint now) {
   if (out.kept > 0) {
     panic_sweeps_.fetch_add(1, std::memory_order_relaxed);
     if (!in_panic_.exchange(true)) {
-      std::fprintf(stderr,
-                   "spindle-lb: panic threshold: %zu of %zu backends that answer requests went "
-                   "silent at once; keeping them in rotation (the balancer's network is the "
-                   "likelier fault)\n",
-                   silent, answering);
+      base::log::warn(
+          "panic threshold: {} of {} backends that answer requests went silent at once; keeping "
+          "them in rotation (the balancer's network is the likelier fault)",
+          silent, answering);
     }
   } else if (!panic && in_panic_.exchange(false)) {
-    std::fprintf(stderr, "spindle-lb: panic threshold: left panic mode\n");
+    base::log::info("panic threshold: left panic mode");
   }
   if (changed) publish();
   return out;
@@ -204,11 +202,9 @@ bool Registry::eject_locked(Backend& b, base::TimePoint now) {
   backoff = std::min<base::Duration>(backoff, options_.eject_max);
   b.ejected_until_ns.store(base::to_ns(now + backoff), std::memory_order_relaxed);
   ejections_.fetch_add(1, std::memory_order_relaxed);
-  std::fprintf(stderr, "spindle-lb: backend %s ejected for %lld ms after %u consecutive failures\n",
-               b.url.url.c_str(),
-               static_cast<long long>(
-                   std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count()),
-               b.consecutive_failures.load(std::memory_order_relaxed));
+  base::log::warn("backend {} ejected for {} after {} consecutive failures", b.url.url,
+                  base::format_duration(backoff),
+                  b.consecutive_failures.load(std::memory_order_relaxed));
   return true;
 }
 

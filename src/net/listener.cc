@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 
+#include "base/log.h"
 #include "net/socket.h"
 
 namespace spindle::net {
@@ -142,10 +142,9 @@ Result<Conn> Listener::accept() {
       if (conn.peer_address().is_ip()) (void)conn.set_nodelay(true);
       if (state_->in_burst) {
         state_->in_burst = false;
-        std::fprintf(stderr, "spindle/net: accept %s: accepting again after %llu back-offs\n",
-                     state_->address.to_string().c_str(),
-                     static_cast<unsigned long long>(state_->backoffs.load() -
-                                                     state_->burst_start_backoffs));
+        base::log::info("accept {}: accepting again after {} back-offs",
+                        state_->address.to_string(),
+                        state_->backoffs.load() - state_->burst_start_backoffs);
       }
       return conn;
     }
@@ -159,8 +158,7 @@ Result<Conn> Listener::accept() {
     if (!state_->in_burst) {
       state_->in_burst = true;
       state_->burst_start_backoffs = count;
-      std::fprintf(stderr, "spindle/net: %s; backing off 5 ms, doubling to 1 s\n",
-                   e.message().c_str());
+      base::log::warn("{}; backing off 5 ms, doubling to 1 s", e.message());
     }
     g_total_backoffs.fetch_add(1, std::memory_order_relaxed);
     if (auto w = state_->socket->wait_read_until(base::Clock::now() + delay); !w) {

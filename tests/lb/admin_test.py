@@ -240,7 +240,7 @@ class StartupSafety(LbTestCase):
                      "--max-conns-per-backend", "--connect-timeout", "--response-header-timeout",
                      "--idle-timeout", "--max-in-flight", "--procs", "--max-backends",
                      "--admin-listen", "--max-connections", "--request-buffer",
-                     "--body-timeout", "--body-min-rate"):
+                     "--body-timeout", "--body-min-rate", "--log-level", "--log-format"):
             self.assertIn(flag, out)
 
 
