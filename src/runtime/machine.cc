@@ -126,10 +126,7 @@ Goroutine* Machine::find_runnable() {
 // Steps 1-3 of find_runnable on the M's P, after its due timers.
 Goroutine* Machine::find_local() {
   Scheduler& s = sched_;
-  if (int64_t next = p->timers.next_when(); next != kNever) {
-    int64_t now = now_ns();
-    if (next <= now) p->timers.run_expired(now);
-  }
+  if (p->timers.next_when() != kNever) s.run_timers(p, p, now_ns());
   if (s.global_.fairness_due(p)) {
     base::ThreadMutexLock l(s.mu_);
     if (Goroutine* g = s.global_.get(s.locked_.runq, p, 1)) return g;
@@ -176,7 +173,7 @@ Goroutine* Machine::steal_work() {
         // Expired timers of other Ps are work too (their fns ready goroutines onto our queue).
         int64_t now = victim->timers.next_when() != kNever ? now_ns() : 0;
         if (now != 0 && victim->timers.next_when() <= now) {
-          victim->timers.run_expired(now);
+          s.run_timers(victim, p, now);
           if (Goroutine* g = p->runq.pop()) return g;
         }
       }

@@ -78,6 +78,10 @@ Goroutine* RunQueue::steal_half_into(RunQueue& dst, bool take_runnext) {
   return g;
 }
 
+uint32_t RunQueue::room() const {
+  return kSize - (tail_.load(std::memory_order_relaxed) - head_.load(std::memory_order_acquire));
+}
+
 bool RunQueue::empty() const {
   // A goroutine moving between runnext and the ring must not look like an empty queue, so
   // read in the order Go's runqempty does and retry if the tail moved meanwhile.

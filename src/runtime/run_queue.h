@@ -31,6 +31,9 @@ class RunQueue {
   // of them to run; null when there was nothing to steal.
   Goroutine* steal_half_into(RunQueue& dst, bool take_runnext);
 
+  // Owner only: free slots in the ring (thieves only add to it meanwhile).
+  uint32_t room() const;
+
   // Any thread; a racy snapshot.
   bool empty() const;
   uint32_t size() const;

@@ -63,8 +63,8 @@ class Scheduler {
   friend class Sysmon;
 
   // Timers and netpoll in the scheduling loop (scheduler_poll.cc).
-  void run_timers(Processor* p, int64_t now);
-  void run_all_timers(int64_t now);
+  void run_timers(Processor* p, Processor* into, int64_t now);
+  void run_all_timers(Processor* into, int64_t now);
   int64_t nearest_timer() const;
   bool any_timers() const;
   Goroutine* poll_shard_into(Processor* p, int shard);

@@ -35,7 +35,7 @@ Goroutine* Scheduler::block_in_poller(Machine* m) {
     inject_list(list);
     return nullptr;
   }
-  run_all_timers(now_ns());
+  run_all_timers(m->p, now_ns());
   return list.empty() ? nullptr : run_polled(m->p, list);
 }
 
@@ -89,12 +89,20 @@ void Scheduler::inject_list(GList& list) {
   for (int i = 0; i < n && idle_.idle_p_count() > 0; ++i) idle_.start_m(nullptr, false);
 }
 
-void Scheduler::run_timers(Processor* p, int64_t now) {
-  if (p->timers.next_when() <= now) p->timers.run_expired(now);
+// P p's due timers, run by an M holding P `into`: at most as many as `into`'s ring has room
+// for. A timer readies at most one goroutine, onto the running M's queue (a sleeper at its
+// tail), so what a batch of timers readies never overflows to the global queue, where it would
+// wait behind every goroutine queued there (100k spawned ones that have not run yet, say).
+// Timers left over stay due in the heap, in deadline order, for the next look: this P's next
+// schedule, a thief, or the poller.
+void Scheduler::run_timers(Processor* p, Processor* into, int64_t now) {
+  if (p->timers.next_when() <= now) {
+    p->timers.run_expired(now, static_cast<int>(into->runq.room()));
+  }
 }
 
-void Scheduler::run_all_timers(int64_t now) {
-  for (auto& p : allp_) run_timers(p.get(), now);
+void Scheduler::run_all_timers(Processor* into, int64_t now) {
+  for (auto& p : allp_) run_timers(p.get(), into, now);
 }
 
 int64_t Scheduler::nearest_timer() const {

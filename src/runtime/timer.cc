@@ -85,9 +85,9 @@ void TimerHeap::add(RuntimeTimer* t) {
   push_locked(t);
 }
 
-int TimerHeap::run_expired(int64_t now) {
+int TimerHeap::run_expired(int64_t now, int max) {
   int ran = 0;
-  for (;;) {
+  while (ran < max) {
     RuntimeTimer* t;
     {
       base::SpinLockGuard l(mu_);
@@ -118,6 +118,7 @@ int TimerHeap::run_expired(int64_t now) {
     }
     ++ran;
   }
+  return ran;
 }
 
 void timer_start(RuntimeTimer* t) {

@@ -52,8 +52,9 @@ class TimerHeap {
   size_t size() const { return count_.load(std::memory_order_relaxed); }
 
   void add(RuntimeTimer* t);
-  // Runs every timer due at `now`; returns how many ran.
-  int run_expired(int64_t now);
+  // Runs the timers due at `now`, earliest first, at most `max` of them; returns how many ran.
+  // Those left over stay due in the heap, in deadline order, for the next look.
+  int run_expired(int64_t now, int max = INT32_MAX);
 
  private:
   friend bool timer_stop(RuntimeTimer* t);

@@ -68,5 +68,27 @@ TEST(TimerHeap, OnlyDueTimersRunAndPeriodicOnesRearm) {
   EXPECT_EQ(heap.next_when(), kNever);
 }
 
+// The scheduler caps a firing at the room left in its run queue: the timers left over stay due,
+// in deadline order, and the next look runs them.
+TEST(TimerHeap, AtMostMaxRunAndTheRestStayDue) {
+  TimerHeap heap;
+  Fired fired;
+  std::vector<RuntimeTimer> timers(5);
+  for (int i = 0; i < 5; ++i) {
+    timers[i].fn = &record;
+    timers[i].arg = &fired;
+    timers[i].when = 50 - 10 * i;  // added latest deadline first
+    timers[i].seq = static_cast<uintptr_t>(timers[i].when);
+    heap.add(&timers[i]);
+  }
+  EXPECT_EQ(heap.run_expired(100, 0), 0);
+  EXPECT_EQ(heap.run_expired(100, 2), 2);
+  EXPECT_EQ(heap.next_when(), 30);
+  EXPECT_EQ(heap.size(), 3u);
+  EXPECT_EQ(heap.run_expired(100), 3);
+  EXPECT_EQ(fired.whens, (std::vector<int64_t>{10, 20, 30, 40, 50}));
+  EXPECT_EQ(heap.next_when(), kNever);
+}
+
 }  // namespace
 }  // namespace spindle::runtime
