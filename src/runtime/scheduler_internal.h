@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "base/task.h"
@@ -21,6 +22,7 @@
 #include "runtime/processor.h"
 #include "runtime/race_hook.h"
 #include "runtime/runtime.h"
+#include "runtime/schedtrace.h"
 #include "runtime/sysmon.h"
 
 namespace spindle::runtime {
@@ -55,6 +57,10 @@ class Scheduler {
   int procs() const { return static_cast<int>(allp_.size()); }
   Stats stats() const;
   int64_t live_goroutines() const { return live_.load(std::memory_order_acquire); }
+  // The scheduler trace's lines at time `now` (now_ns()), Go's schedtrace format
+  // (schedtrace.cc). Any thread; takes the scheduler lock briefly, stops nobody.
+  std::string sched_trace(int64_t now, bool detailed) const;
+  const DebugSettings& debug() const { return debug_; }
 
  private:
   friend class Idle;
@@ -98,7 +104,9 @@ class Scheduler {
   };
 
   std::vector<std::unique_ptr<Processor>> allp_;
-  std::vector<uint32_t> coprimes_;  // of allp_.size(): random stealing order
+  std::vector<uint32_t> coprimes_;                         // of allp_.size(): random stealing order
+  const DebugSettings debug_ = debug_settings_from_env();  // SPINDLE_DEBUG
+  const int64_t start_ns_ = now_ns();                      // the trace's time origin
 
   mutable base::ThreadMutex mu_;  // Go's sched.lock
   Locked locked_ GUARDED_BY(mu_);

@@ -26,8 +26,12 @@
 
 #include "runtime/sysmon.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <string>
 
 #include "base/check.h"
 #include "runtime/scheduler_internal.h"
@@ -35,6 +39,17 @@
 namespace spindle::runtime {
 
 namespace {
+
+void write_all(int fd, const std::string& s) {
+  size_t done = 0;
+  while (done < s.size()) {
+    ssize_t n = ::write(fd, s.data() + done, s.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // stderr closed or broken: the trace is best effort
+    done += static_cast<size_t>(n);
+  }
+}
+
 constexpr int64_t kSysmonMinNs = 20'000;
 constexpr int64_t kSysmonMaxNs = 10'000'000;
 constexpr int64_t kForcePollNs = 10'000'000;
@@ -61,12 +76,22 @@ void Sysmon::run() {
   int all_idle_rounds = 0;  // consecutive rounds with every P idle and nothing run meanwhile
   uint64_t idle_ticks = 0;  // the Ps' schedticks summed at the last all-idle round
   int64_t delay = kSysmonMinNs;
+  const int64_t trace_ns = s.debug_.schedtrace_ms * 1'000'000;
+  int64_t next_trace = now_ns() + trace_ns;
   while (!s.shutting_down_.load()) {
     delay = idle_rounds == 0   ? kSysmonMinNs
             : idle_rounds > 50 ? std::min(delay * 2, kSysmonMaxNs)
                                : delay;
+    if (trace_ns > 0) delay = std::max<int64_t>(0, std::min(delay, next_trace - now_ns()));
     note_.sleep_for(delay);
     if (s.shutting_down_.load()) break;
+    if (trace_ns > 0 && now_ns() >= next_trace) {
+      // The scheduler trace (schedtrace.cc), written with one write so lines of concurrent
+      // writers do not interleave.
+      std::string line = s.sched_trace(now_ns(), s.debug_.scheddetail);
+      write_all(STDERR_FILENO, line);
+      next_trace = std::max(next_trace + trace_ns, now_ns());
+    }
     if (s.idle_.idle_p_count() == s.procs()) {
       // Nothing runs now. Only once nothing has run for a while (the delay at its maximum
       // and no goroutine scheduled for 5 rounds, ~50 ms): return every cached stack page to
@@ -79,7 +104,8 @@ void Sysmon::run() {
       for (auto& p : s.allp_) ticks += p->schedtick.load(std::memory_order_relaxed);
       all_idle_rounds = ticks == idle_ticks ? all_idle_rounds + 1 : 0;
       idle_ticks = ticks;
-      if (delay < kSysmonMaxNs || all_idle_rounds < kDeepSleepRounds) continue;
+      // With the scheduler trace on, sysmon keeps waking to print it (as Go's does).
+      if (delay < kSysmonMaxNs || all_idle_rounds < kDeepSleepRounds || trace_ns > 0) continue;
       scavenge_stacks(0, SIZE_MAX);
       sleeping_.store(true);
       if (s.idle_.idle_p_count() == s.procs()) {

@@ -31,6 +31,9 @@ class Sysmon {
   // (seq_cst) then loads sleeping_ (seq_cst); sysmon stores sleeping_ then loads the idle P
   // count (both seq_cst, run()), so either sysmon sees the busy P and does not sleep, or we
   // see it asleep.
+  // Whether sysmon sleeps until woken (schedtrace's sysmonwait).
+  bool sleeping() const { return sleeping_.load(std::memory_order_relaxed); }
+
   void wake() {
     if (sleeping_.load(std::memory_order_seq_cst) && sleeping_.exchange(false)) note_.wakeup();
   }
