@@ -12,10 +12,10 @@
 #include <string>
 
 #include "base/fd_limit.h"
+#include "base/time.h"
 #include "base/version.h"
 #include "debug/debug_handler.h"
 #include "http/server.h"
-#include "lb/duration.h"
 #include "loadgen/attack.h"
 #include "loadgen/html.h"
 #include "loadgen/report.h"
@@ -98,7 +98,7 @@ CLI::Option* add_flags(CLI::App& app, Flags& f) {
 }
 
 bool duration_flag(const char* flag, const std::string& text, std::chrono::nanoseconds* out) {
-  auto d = lb::parse_duration(text);
+  auto d = base::parse_duration(text);
   if (!d) {
     std::fprintf(stderr, "spindle-load: %s: %s\n", flag, d.error().c_str());
     return false;
@@ -191,8 +191,7 @@ bool debug_listener(const Flags& f, net::Listener* out) {
 }
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             runtime::Clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(base::Clock::now().time_since_epoch())
       .count();
 }
 

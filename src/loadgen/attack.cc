@@ -30,14 +30,12 @@ http::ClientOptions client_options(const AttackOptions& o) {
 }
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             runtime::Clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(base::Clock::now().time_since_epoch())
       .count();
 }
 
-runtime::TimePoint at_ns(std::int64_t ns) {
-  return runtime::TimePoint(
-      std::chrono::duration_cast<runtime::Duration>(std::chrono::nanoseconds(ns)));
+base::TimePoint at_ns(std::int64_t ns) {
+  return base::TimePoint(std::chrono::duration_cast<base::Duration>(std::chrono::nanoseconds(ns)));
 }
 
 // "404 Not Found": the error of an answer outside 200..399, as vegeta names it.

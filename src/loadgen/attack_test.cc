@@ -21,8 +21,7 @@ using http::testing::TestServer;
 constexpr std::int64_t kMs = 1'000'000;
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             runtime::Clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(base::Clock::now().time_since_epoch())
       .count();
 }
 
@@ -97,7 +96,7 @@ TEST(Attack, AStallShowsInTheP99) {
       if (seen.fetch_add(1) == 200) stall_until = now_ns() + 1000 * kMs;
       std::int64_t until = stall_until.load();
       if (now_ns() < until) {
-        runtime::sleep_until(runtime::TimePoint(std::chrono::nanoseconds(until)));
+        runtime::sleep_until(base::TimePoint(std::chrono::nanoseconds(until)));
       }
       (void)w.reply(200, "ok");
     });
