@@ -54,7 +54,8 @@ class Limits(LbTestCase):
         b = self.start_backend(name="b")
         lb = self.start_lb_limited("--backend", b.url, "--idle-timeout", "300s",
                                    nofile=(1024, hard))
-        self.assertIn("soft limit 1024 raised to", lb.stderr())
+        wait_until(lambda: "soft limit 1024 raised to" in lb.stderr(),
+                   10 * SLOW, what="the start-up line in the log")
         started = time.monotonic()
         socks = self.open_idle(lb.addr, IDLE_CLIENTS, 60 * SLOW)
         wait_until(lambda: metrics(lb.debug)["spindle_lb_client_connections"] >= IDLE_CLIENTS,
@@ -85,12 +86,14 @@ class Limits(LbTestCase):
         held.pop().close()
         wait_until(lambda: request(lb.addr).status == 200, 5 * SLOW,
                    what="a connection served once one closed")
-        self.assertIn("client connections at most 5", lb.stderr())
+        wait_until(lambda: "client connections at most 5" in lb.stderr(),
+                   10 * SLOW, what="the start-up line in the log")
 
     def test_emfile_backs_off_and_serves_again_when_the_hard_limit_is_low(self):
         b = self.start_backend(name="b")
         lb = self.start_lb_limited("--backend", b.url, nofile=(256, 256))
-        self.assertIn("soft limit 256 kept", lb.stderr())
+        wait_until(lambda: "soft limit 256 kept" in lb.stderr(),
+                   10 * SLOW, what="the start-up line in the log")
         host, port = lb.addr.rsplit(":", 1)
         socks = [socket.create_connection((host, int(port))) for _ in range(400)]
         try:

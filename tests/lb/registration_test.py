@@ -119,7 +119,7 @@ class Registration(LbTestCase):
         wait_until(lambda: self.routable(lb, b.url), 5 * SLOW, what="re-registration after 404")
         names = {name_of(request(lb.addr)) for _ in range(8)}
         self.assertIn("sleepy", names)
-        self.assertIn("404", b.stderr())
+        wait_until(lambda: "404" in b.stderr(), 10 * SLOW, what="the 404 in the backend's log")
 
     def test_panic_threshold_keeps_routing_when_most_backends_go_silent(self):
         # A 2 s timeout: a 667 ms heartbeat interval, and heartbeats that stop within
