@@ -18,6 +18,22 @@ class Machine;
 // What a P is doing. Together with its owner in Processor::status (pstatus_word), it is the
 // handshake between an M and sysmon: sysmon may take a P away (CAS to idle) only in the states
 // marked revocable; an M claims its P (kRunning -> kBusy) before touching it.
+//
+// Who may write a P's run queue (ring and runnext), goroutine cache and schedtick: only the M
+// whose id is in the status word, and only while the word says kBusy under that id (on g0,
+// where it stays kBusy; from goroutine code inside a PUse claim or switch_to_g0's
+// claim_for_g0). Thieves only take from the head by CAS. sysmon's retake CASes the word from
+// exactly (owner, kRunning) or (owner, kSyscall) to idle, so it can never take a P that is
+// being written; the CAS happens-after the owner's last release store of kRunning, and the
+// new owner gets the P through the scheduler lock or a futex note, so it sees every push the
+// old owner made.
+// A goroutine whose P sysmon retook for running 10 ms (sysmon.cc) is not stopped, unlike
+// Go's: it keeps running on its own M with no P, the M's `p` stale until its next runtime
+// call. That call's claim finds the word no longer (own id, kRunning), clears the M's `p` and
+// does without a P: go() and ready() queue globally (inject), a timer goes to P 0's heap, and
+// its next park, yield or exit (claim_for_g0) puts it back through the global queue. The long
+// runner therefore never writes the P it lost. Tested by
+// SysmonHandOff.GoroutinesSpawnedAcrossTheHandOffAllRunOnce (sysmon_test.cc).
 enum class PState : uint32_t {
   kIdle = 0,     // on the idle list, or being handed over
   kBusy = 1,     // its M runs scheduler code on it (g0, or a runtime call): not revocable

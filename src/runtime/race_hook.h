@@ -26,6 +26,8 @@ enum class RacePoint : uint8_t {
   kReadHookDisarm,    // poll_disarm_read_hook: about to take the hook back (obj: pd)
   kDropPRecheck,      // stop_spinning_and_recheck: P released, still spinning, about to stop
   kSysmonDeepSleep,   // sysmon: every P idle for a while, about to sleep until woken
+  kSysmonRetake,      // retake: a goroutine ran 10 ms while others wait; about to CAS its
+                      // P's status word from kRunning to idle (obj: the P)
 };
 
 // Called at each point with the object named above. Runs on whatever thread reaches the point

@@ -1,7 +1,8 @@
 // RunQueue: a processor's local run queue (Go's p.runq and p.runnext). A 256-slot ring that
-// only the owner P pushes to; the owner pops and other Ps steal half from the head, both with a
-// CAS on `head_`. `runnext` holds the goroutine readied most recently by the owner: it runs
-// next, ahead of the ring, so a producer/consumer pair keeps running back to back.
+// only the owner P pushes to (the M that holds the P's status word in kBusy: processor.h); the
+// owner pops and other Ps steal half from the head, both with a CAS on `head_`. `runnext` holds the
+// goroutine readied most recently by the owner: it runs next, ahead of the ring, so a
+// producer/consumer pair keeps running back to back.
 #pragma once
 
 #include <atomic>

@@ -176,13 +176,15 @@ int Sysmon::retake(int64_t now) {
           s.idle_.spinning_m_count() == 0) {
         s.idle_.wake_p();
       }
-      if (state == PState::kRunning && others_wait && now - p->sysmon_schedwhen >= kLongRunNs &&
-          p->status.compare_exchange_strong(word, kPStatusIdle)) {
-        p->m = nullptr;
-        p->sysmon_schedwhen = now;
-        s.preemptions_.fetch_add(1, std::memory_order_relaxed);
-        s.idle_.hand_off_p(p);
-        ++taken;
+      if (state == PState::kRunning && others_wait && now - p->sysmon_schedwhen >= kLongRunNs) {
+        race_point(RacePoint::kSysmonRetake, p);
+        if (p->status.compare_exchange_strong(word, kPStatusIdle)) {
+          p->m = nullptr;
+          p->sysmon_schedwhen = now;
+          s.preemptions_.fetch_add(1, std::memory_order_relaxed);
+          s.idle_.hand_off_p(p);
+          ++taken;
+        }
       }
     }
   }
