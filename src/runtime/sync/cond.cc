@@ -4,11 +4,9 @@
 
 namespace spindle::runtime {
 
-using sync_internal::Waiter;
-using sync_internal::WaitQueue;
 
 void Cond::wait() {
-  Waiter w;
+  sync_internal::Waiter w;
   w.g = current("sync: Cond.wait");
   w.ticket = wait_.fetch_add(1);
   mu_.unlock();
@@ -32,18 +30,18 @@ void Cond::signal() {
   }
   notify_.store(ticket + 1);
   // The ticket's owner may not have queued yet; then it sees notify_ > ticket and returns.
-  Waiter* w = queue_.remove_ticket(ticket);
+  sync_internal::Waiter* w = queue_.remove_ticket(ticket);
   queue_.unlock();
-  if (w) WaitQueue::wake(w);
+  if (w) sync_internal::WaitQueue::wake(w);
 }
 
 void Cond::broadcast() {
   if (wait_.load() == notify_.load()) return;
   queue_.lock();
   notify_.store(wait_.load());
-  Waiter* chain = queue_.take_all();
+  sync_internal::Waiter* chain = queue_.take_all();
   queue_.unlock();
-  WaitQueue::wake_all(chain);
+  sync_internal::WaitQueue::wake_all(chain);
 }
 
 }  // namespace spindle::runtime
