@@ -39,6 +39,46 @@ TEST(Symbolize, FunctionFileAndLineOfACallSite) {
   EXPECT_GT(f.offset, 0u);
 }
 
+// An address inside an instruction of this function, which is inlined into its caller (the
+// lea's own last byte: %rip is the next instruction's address).
+[[gnu::always_inline]] inline uintptr_t here() {
+  uintptr_t pc;
+  asm volatile("lea -1(%%rip), %0" : "=r"(pc));
+  return pc;
+}
+
+const int kHereLine = __LINE__ - 4;  // the asm statement's
+const int kCallLine = __LINE__ + 3;  // here()'s call in outer()
+
+[[gnu::noinline]] uintptr_t outer() {
+  const uintptr_t pc = here();
+  asm volatile("");
+  return pc;
+}
+
+TEST(Symbolize, InlinedCallsShowWithTheLineEachIsAt) {
+  const uintptr_t pcs[] = {outer()};
+  const std::vector<std::vector<Frame>> chains = symbolize_inlined(pcs);
+  ASSERT_EQ(chains.size(), 1u);
+  const std::vector<Frame>& chain = chains[0];
+  ASSERT_EQ(chain.size(), 2u);
+  // Without a linkage name (internal linkage, never emitted out of line) the name comes from
+  // the DWARF scopes, without parameters; with one it is demangled.
+  EXPECT_EQ(function_without_parameters(chain[0].function),
+            "spindle::debug::(anonymous namespace)::here")
+      << chain[0].function;
+  EXPECT_TRUE(chain[0].inlined);
+  EXPECT_EQ(chain[0].line, kHereLine);
+  EXPECT_TRUE(chain[0].file.ends_with("src/debug/symbolize_test.cc")) << chain[0].file;
+  EXPECT_EQ(chain[1].function, "spindle::debug::(anonymous namespace)::outer()");
+  EXPECT_FALSE(chain[1].inlined);
+  EXPECT_EQ(chain[1].line, kCallLine);
+  // symbolize() gives the real function, at the line in it.
+  const Frame f = symbolize(pcs)[0];
+  EXPECT_EQ(f.function, chain[1].function);
+  EXPECT_EQ(f.line, kCallLine);
+}
+
 TEST(Symbolize, DemanglesTemplates) {
   const uintptr_t ret = templated_caller(1.5);
   const uintptr_t pcs[] = {ret - 1};
@@ -86,6 +126,7 @@ TEST(Symbolize, FunctionWithoutParameters) {
   EXPECT_EQ(function_without_parameters("main::{lambda()#1}::operator()() const"),
             "main::{lambda()#1}::operator()");
   EXPECT_EQ(function_without_parameters("(anonymous namespace)::g()"), "(anonymous namespace)::g");
+  EXPECT_EQ(function_without_parameters("(anonymous namespace)::g"), "(anonymous namespace)::g");
   EXPECT_EQ(function_without_parameters("spindle_switch_context"), "spindle_switch_context");
   EXPECT_EQ(function_without_parameters("f(double) [clone .constprop.0]"), "f");
 }
