@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 
 namespace spindle::debug {
@@ -44,6 +45,8 @@ std::string demangle(const char* name) {
       abi::__cxa_demangle(name, nullptr, nullptr, &status), &std::free);
   return status == 0 && out != nullptr ? std::string(out.get()) : std::string(name);
 }
+
+std::string die_function(Dwarf_Die* die);
 
 // A function DIE's name qualified by the namespaces and classes around its declaration, for a
 // function without a linkage name (one with internal linkage that was only ever inlined). No
@@ -62,12 +65,18 @@ std::string qualified_dwarf_name(Dwarf_Die* die) {
   const int n = dwarf_getscopes_die(die, &scopes);
   for (int i = 1; i < n; ++i) {
     const int tag = dwarf_tag(&scopes[i]);
-    if (tag != DW_TAG_namespace && tag != DW_TAG_class_type && tag != DW_TAG_structure_type &&
-        tag != DW_TAG_union_type) {
-      continue;
-    }
     const char* scope = dwarf_diename(&scopes[i]);
-    out = std::string(scope != nullptr ? scope : "(anonymous namespace)") + "::" + out;
+    if (tag == DW_TAG_subprogram) {  // a lambda's function: its name is qualified already
+      const std::string fn = function_without_parameters(die_function(&scopes[i]));
+      if (!fn.empty()) out = fn + "::" + out;
+      break;
+    }
+    if (tag == DW_TAG_namespace) {
+      out = std::string(scope != nullptr ? scope : "(anonymous namespace)") + "::" + out;
+    } else if (tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
+               tag == DW_TAG_union_type) {
+      out = std::string(scope != nullptr ? scope : "{lambda}") + "::" + out;  // unnamed: a lambda
+    }
   }
   std::free(scopes);
   return out;
@@ -255,7 +264,10 @@ std::string function_without_parameters(const std::string& name) {
   int depth = 0;
   for (size_t i = end + 1; i-- > 0;) {
     if (name[i] == ')') ++depth;
-    if (name[i] == '(' && --depth == 0) return name.substr(0, i);
+    if (name[i] == '(' && --depth == 0) {
+      // "X::operator()" without a list: those parentheses are the operator's name.
+      return std::string_view(name).substr(0, i).ends_with("operator") ? name : name.substr(0, i);
+    }
   }
   return name;
 }

@@ -127,6 +127,7 @@ TEST(Symbolize, FunctionWithoutParameters) {
             "main::{lambda()#1}::operator()");
   EXPECT_EQ(function_without_parameters("(anonymous namespace)::g()"), "(anonymous namespace)::g");
   EXPECT_EQ(function_without_parameters("(anonymous namespace)::g"), "(anonymous namespace)::g");
+  EXPECT_EQ(function_without_parameters("f::{lambda}::operator()"), "f::{lambda}::operator()");
   EXPECT_EQ(function_without_parameters("spindle_switch_context"), "spindle_switch_context");
   EXPECT_EQ(function_without_parameters("f(double) [clone .constprop.0]"), "f");
 }
