@@ -58,6 +58,8 @@ TEST(DebugHandler, HealthReadinessMetricsAndIndex) {
     EXPECT_TRUE(index.starts_with("HTTP/1.1 200 OK\r\n"));
     EXPECT_NE(index.find("spindle-test debug listener"), std::string::npos);
     EXPECT_NE(index.find("Not served yet:"), std::string::npos);
+    EXPECT_NE(index.find("\n/debug/pprof/goroutine?debug=1 "), std::string::npos) << index;
+    EXPECT_NE(index.find("\n/debug/pprof/goroutine?debug=2 "), std::string::npos) << index;
 
     const std::string head = get(s, "HEAD", "/healthz");
     EXPECT_TRUE(head.starts_with("HTTP/1.1 200 OK\r\n"));

@@ -26,8 +26,8 @@ struct Options {
   int netpoll_shards = 0;
   static constexpr int kMinProcsToShard = 8;
   // SIGQUIT dumps every goroutine to stderr and exits with status 2, as in Go (traceback.h),
-  // unless SIGQUIT already had a handler when the Runtime was created. false: leave SIGQUIT to
-  // the program.
+  // unless the program had installed a SIGQUIT handler when the Runtime was created. false:
+  // leave SIGQUIT to the program.
   bool dump_on_sigquit = true;
 };
 

@@ -310,7 +310,12 @@ void sigquit_writer(SigquitDump* d) {
 void install_sigquit_dump() {
   struct sigaction current {};
   if (g_sigquit_installed || sigaction(SIGQUIT, nullptr, &current) != 0) return;
-  if ((current.sa_flags & SA_SIGINFO) != 0 || current.sa_handler != SIG_DFL) return;
+  // A handler the program installed stays; an inherited SIG_IGN does not (a shell starts
+  // background jobs with SIGQUIT ignored), as Go overrides it for SIGQUIT.
+  if ((current.sa_flags & SA_SIGINFO) != 0 ||
+      (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN)) {
+    return;
+  }
   SigquitDump* d = g_sigquit.load(std::memory_order_acquire);
   if (d == nullptr) {
     d = new SigquitDump();

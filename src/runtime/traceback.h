@@ -64,7 +64,8 @@ std::pair<size_t, size_t> shown_frames(std::span<const debug::Frame> frames);
 std::string format_goroutines(std::span<const GoroutineRecord> goroutines);
 
 // SIGQUIT, as in Go: all goroutines to stderr, then exit status 2. Installed by a Runtime
-// (Options::dump_on_sigquit) unless SIGQUIT already has a handler; removed by its destructor.
+// (Options::dump_on_sigquit) unless the program installed a SIGQUIT handler of its own (an
+// inherited SIG_IGN is overridden, as Go does); removed by its destructor.
 // The handler only wakes a thread that writes the dump, so the dump itself may allocate and
 // symbolise. It cannot help a process whose allocator lock is held by a thread that never
 // returns.

@@ -140,13 +140,31 @@ TEST(TracebackDeathTest, SigquitDumpsEveryGoroutineAndExitsTwo) {
       "(.|\n)*goroutine [0-9]+ \\[chan receive\\]:\n(.|\n)*park_in_known_function\\(\\.\\.\\.\\)");
 }
 
-TEST(Traceback, SigquitIsLeftAloneWhenTheProgramOptsOut) {
-  struct sigaction before {};
-  sigaction(SIGQUIT, nullptr, &before);
-  Runtime rt(Options{.procs = 1, .dump_on_sigquit = false});
-  struct sigaction during {};
-  sigaction(SIGQUIT, nullptr, &during);
-  EXPECT_EQ(during.sa_handler, before.sa_handler);
+void own_sigquit_handler(int) {}
+
+// The action for SIGQUIT while a Runtime with `options` exists, SIGQUIT being `before` until then.
+void (*sigquit_handler_during(Options options, void (*before)(int)))(int) {
+  struct sigaction sa {
+  }, old{}, during{};
+  sa.sa_handler = before;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGQUIT, &sa, &old);
+  {
+    Runtime rt(options);
+    sigaction(SIGQUIT, nullptr, &during);
+  }
+  sigaction(SIGQUIT, &old, nullptr);
+  return (during.sa_flags & SA_SIGINFO) != 0 ? nullptr : during.sa_handler;
+}
+
+TEST(Traceback, SigquitDumpIsInstalledUnlessTheProgramHandlesSigquit) {
+  // Installed over the default and over an inherited "ignore" (as Go does).
+  EXPECT_EQ(sigquit_handler_during(Options{.procs = 1}, SIG_DFL), nullptr);
+  EXPECT_EQ(sigquit_handler_during(Options{.procs = 1}, SIG_IGN), nullptr);
+  // Not over the program's own handler, nor when the program opts out.
+  EXPECT_EQ(sigquit_handler_during(Options{.procs = 1}, own_sigquit_handler), own_sigquit_handler);
+  EXPECT_EQ(sigquit_handler_during(Options{.procs = 1, .dump_on_sigquit = false}, SIG_DFL),
+            SIG_DFL);
 }
 
 }  // namespace
