@@ -12,7 +12,8 @@ namespace spindle::debug {
 
 struct Frame {
   uintptr_t pc = 0;      // the address looked up, as passed to symbolize()
-  std::string function;  // demangled, with its parameter list; "" when no symbol covers pc
+  std::string function;  // demangled (with its parameter list when the symbol has one); ""
+                         // when no symbol covers pc
   std::string file;      // source file; "" without debug information
   int line = 0;          // 0 without debug information
   uintptr_t offset = 0;  // pc minus the start of the symbol that contains it (0 if none)
