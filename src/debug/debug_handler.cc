@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "debug/goroutine_dump.h"
 #include "debug/process_metrics.h"
 #include "debug/runtime_metrics.h"
 
@@ -12,7 +13,9 @@ constexpr std::string_view kRoutes =
     "/healthz        200 while the process is alive\n"
     "/ready          200 when ready for traffic, 503 and the reason when not\n"
     "/metrics        Prometheus metrics (text format 0.0.4)\n"
-    "/debug/pprof/   this index\n";
+    "/debug/pprof/   this index\n"
+    "/debug/pprof/goroutine?debug=1   goroutines grouped by stack, with counts\n"
+    "/debug/pprof/goroutine?debug=2   every goroutine: state, wait, stack, creator\n";
 
 const http::Header kText[] = {{"Content-Type", "text/plain; charset=utf-8"}};
 
@@ -32,8 +35,8 @@ void DebugHandler::index(http::ResponseWriter& w) {
   std::string body = options_.program + " debug listener\n\n";
   body += kRoutes;
   body +=
-      "\nNot served yet: goroutine dumps, CPU, heap, block and mutex profiles, execution "
-      "traces.\n";
+      "\nNot served yet: CPU, heap, block and mutex profiles, execution traces, the goroutine "
+      "profile in pprof's protobuf format (debug=0).\n";
   (void)w.reply(200, body, kText);
 }
 
@@ -72,9 +75,16 @@ bool DebugHandler::serve_health(http::Request& req, http::ResponseWriter& w) {
 bool DebugHandler::serve(http::Request& req, http::ResponseWriter& w) {
   if (serve_health(req, w)) return true;
   const std::string_view path = path_of(req);
-  if (path != "/metrics" && path != "/debug/pprof/" && path != "/debug/pprof") return false;
+  if (path != "/metrics" && path != "/debug/pprof/" && path != "/debug/pprof" &&
+      path != "/debug/pprof/goroutine") {
+    return false;
+  }
   if (!readable(req, w)) return true;
-  if (path == "/metrics") {
+  if (path == "/debug/pprof/goroutine") {
+    const size_t q = req.target().find('?');
+    const Page page = goroutine_page(q == std::string_view::npos ? "" : req.target().substr(q + 1));
+    (void)w.reply(page.status, page.body, kText);
+  } else if (path == "/metrics") {
     const std::string body = metrics_text();
     (void)w.reply(200, body, {{"Content-Type", kMetricsContentType}});
   } else {

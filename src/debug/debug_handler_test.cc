@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <regex>
 #include <string>
 
 #include "http/test_server.h"
+#include "runtime/channel.h"
 #include "runtime/runtime.h"
+#include "runtime/traceback.h"
 
 namespace spindle::debug {
 namespace {
@@ -55,12 +58,66 @@ TEST(DebugHandler, HealthReadinessMetricsAndIndex) {
     EXPECT_TRUE(index.starts_with("HTTP/1.1 200 OK\r\n"));
     EXPECT_NE(index.find("spindle-test debug listener"), std::string::npos);
     EXPECT_NE(index.find("Not served yet:"), std::string::npos);
+    EXPECT_NE(index.find("\n/debug/pprof/goroutine?debug=1 "), std::string::npos) << index;
+    EXPECT_NE(index.find("\n/debug/pprof/goroutine?debug=2 "), std::string::npos) << index;
 
     const std::string head = get(s, "HEAD", "/healthz");
     EXPECT_TRUE(head.starts_with("HTTP/1.1 200 OK\r\n"));
     EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;  // no body
     EXPECT_TRUE(get(s, "POST", "/metrics").starts_with("HTTP/1.1 405 "));
     EXPECT_TRUE(get(s, "GET", "/nothing").starts_with("HTTP/1.1 404 "));
+    s.stop();
+  });
+}
+
+// Parks on ch until it is closed; its own frame in every build.
+[[gnu::noinline]] void parked_in_debug_test(runtime::Chan<int> ch) {
+  while (ch.recv()) {
+  }
+  asm volatile("" ::: "memory");
+}
+
+TEST(DebugHandler, GoroutineDumpsInGoLayouts) {
+  runtime::Runtime rt(runtime::Options{.procs = 2});
+  rt.run([&] {
+    DebugHandler debug({.program = "p", .metrics = {}, .not_ready = {}});
+    TestServer s([&](http::Request& r, http::ResponseWriter& w) { debug(r, w); });
+    runtime::Chan<int> ch = runtime::make_chan<int>();
+    for (int i = 0; i < 3; ++i) runtime::go([ch] { parked_in_debug_test(ch); });
+    for (;;) {  // until all three have parked
+      int parked = 0;
+      for (const runtime::GoroutineRecord& g : runtime::goroutine_snapshot()) {
+        parked += g.state == "chan receive" && !g.stack.empty();
+      }
+      if (parked == 3) break;
+      runtime::yield();
+    }
+
+    const std::string all = get(s, "GET", "/debug/pprof/goroutine?debug=2");
+    EXPECT_TRUE(all.starts_with("HTTP/1.1 200 OK\r\n")) << all;
+    const std::regex parked(
+        "\n\ngoroutine [0-9]+ \\[chan receive\\]:\n"
+        "spindle::runtime::[^\n]*\\(\\.\\.\\.\\)\n\t[^\n]+:[0-9]+( \\+0x[0-9a-f]+)?\n"
+        "(.+\\(\\.\\.\\.\\)\n\t[^\n]+:[0-9]+( \\+0x[0-9a-f]+)?\n)*"
+        "spindle::debug::\\(anonymous namespace\\)::parked_in_debug_test\\(\\.\\.\\.\\)\n"
+        "\t[^\n]*src/debug/debug_handler_test\\.cc:[0-9]+ \\+0x[0-9a-f]+\n");
+    EXPECT_TRUE(std::regex_search(all, parked)) << all;
+    EXPECT_NE(all.find("created by spindle::debug::"), std::string::npos) << all;
+
+    const std::string grouped = get(s, "GET", "/debug/pprof/goroutine?debug=1");
+    EXPECT_TRUE(grouped.starts_with("HTTP/1.1 200 OK\r\n")) << grouped;
+    EXPECT_TRUE(std::regex_search(grouped, std::regex("\r\n\r\ngoroutine profile: total [0-9]+\n")))
+        << grouped;
+    const std::regex three(
+        "\n3 @( 0x[0-9a-f]+)+\n(#\t0x[0-9a-f]+\t[^\n]+\n)*"
+        "#\t0x[0-9a-f]+\tspindle::debug::\\(anonymous "
+        "namespace\\)::parked_in_debug_test\\+0x[0-9a-f]+"
+        "\t[^\n]*src/debug/debug_handler_test\\.cc:[0-9]+\n");
+    EXPECT_TRUE(std::regex_search(grouped, three)) << grouped;
+
+    EXPECT_TRUE(get(s, "GET", "/debug/pprof/goroutine?debug=0").starts_with("HTTP/1.1 501 "));
+    EXPECT_TRUE(get(s, "GET", "/debug/pprof/goroutine").starts_with("HTTP/1.1 501 "));
+    ch.close();
     s.stop();
   });
 }

@@ -23,7 +23,8 @@ void Scheduler::enter_blocking() {
   Machine* m = this_m();
   Goroutine* g = current("blocking");
   check_not_in_blocking(g, "blocking()");
-  g->status.store(GStatus::kSyscall, std::memory_order_relaxed);
+  g->wait_since.store(coarse_now_ns(), std::memory_order_relaxed);
+  g->status.store(GStatus::kSyscall, std::memory_order_release);
   Processor* p = m->p;
   if (p == nullptr) return;
   p->syscalltick.fetch_add(1, std::memory_order_relaxed);
@@ -39,14 +40,14 @@ void Scheduler::exit_blocking() {
   if (Processor* p = m->p) {
     uint32_t in_call = pstatus_word(m->id, PState::kSyscall);
     if (p->status.compare_exchange_strong(in_call, pstatus_word(m->id, PState::kRunning))) {
-      g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+      g->status.store(GStatus::kRunning, std::memory_order_release);
       return;  // fast path: nobody took the P
     }
     m->p = nullptr;
   }
   if (idle_.take_p(m)) {
     m->p->status.store(pstatus_word(m->id, PState::kRunning), std::memory_order_release);
-    g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+    g->status.store(GStatus::kRunning, std::memory_order_release);
     return;
   }
   // No P: queue the goroutine; this M parks in the scheduler loop.

@@ -3,6 +3,8 @@
 // through scheduler.h.
 #pragma once
 
+#include <time.h>
+
 #include <atomic>
 #include <cstdint>
 
@@ -46,13 +48,30 @@ enum class WaitReason : uint8_t {
 const char* to_string(WaitReason r);
 const char* to_string(GStatus s);
 
+// CLOCK_MONOTONIC_COARSE in nanoseconds: a few nanoseconds through the vDSO (no clock read), and
+// it ticks every few milliseconds, plenty for the minutes a goroutine dump shows. park() and
+// blocking() stamp Goroutine::wait_since with it.
+inline int64_t coarse_now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
 struct Goroutine {
   uint64_t id = 0;
   Context ctx;  // saved registers while not running
   Stack stack;  // allocated when first run (so 1M queued goroutines cost no stacks)
   base::Task fn;
+  // Every store is a release, so a goroutine dump that loads it (acquire) may read the fields
+  // written before it (the scan gate, scan_gate.h).
   std::atomic<GStatus> status{GStatus::kIdle};
-  WaitReason wait_reason = WaitReason::kNone;
+  WaitReason wait_reason = WaitReason::kNone;  // set by park(); meaningful while kWaiting
+  // When it parked or entered blocking() (coarse_now_ns()); goroutine dumps show the minutes.
+  std::atomic<int64_t> wait_since{0};
+  // Where go() was called (its return address) and by which goroutine (0: none, e.g. the main
+  // goroutine or one the netpoller started): Go's "created by F in goroutine N".
+  uintptr_t created_pc = 0;
+  uint64_t created_in = 0;
   Goroutine* sched_next = nullptr;  // link in the global run queue and free lists
 
   // Wake-up parameter, written by the goroutine that readies this one (Go's g.param): for

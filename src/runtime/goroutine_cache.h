@@ -66,6 +66,11 @@ class GoroutineCache {
   }
   // A new goroutine, never reused before (Runtime::run's main goroutine).
   Goroutine* allocate();
+  // Every goroutine allocated so far (Go's allgs), whatever its status. Any thread.
+  std::vector<Goroutine*> all() {
+    base::ThreadMutexLock l(allg_mu_);
+    return allg_;
+  }
   // The next goroutine id, from c's batch.
   uint64_t next_goid(Local* c) {
     constexpr uint64_t kBatch = 16;

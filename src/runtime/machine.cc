@@ -216,7 +216,8 @@ Goroutine* Machine::drop_p_and_recheck() {
 void Machine::execute(Goroutine* g) {
   p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   curg = g;
-  g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+  g->status.store(GStatus::kRunning, std::memory_order_release);
+  sched_.scan_gate_.enter_running(g);  // waits while a goroutine dump reads stacks
   if (g->ctx.sp == nullptr) {
     if (!g->stack.valid()) g->stack = sched_.cache_.get_stack(p->cache);
 #if defined(SPINDLE_ASAN)
@@ -256,7 +257,7 @@ Goroutine* Machine::after_switch(Goroutine* g) {
       return finish_park(g);
     case AfterSwitch::kYield:
     case AfterSwitch::kExitBlocking: {
-      g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+      g->status.store(GStatus::kRunnable, std::memory_order_release);
       Scheduler& s = sched_;
       base::ThreadMutexLock l(s.mu_);
       s.global_.put(s.locked_.runq, g);
@@ -289,7 +290,8 @@ void Machine::finish_exit(Goroutine* g) {
   if (locked_g == g) locked_g = nullptr;
   g->locked_m = nullptr;
   g->lock_count = 0;
-  g->status.store(GStatus::kDead, std::memory_order_relaxed);
+  g->status.store(GStatus::kDead, std::memory_order_release);
+  sched_.scan_gate_.enter_dead();  // a goroutine dump may still read g: reuse it after
 #if defined(SPINDLE_TSAN)
   __tsan_destroy_fiber(g->tsan_fiber);
   g->tsan_fiber = nullptr;

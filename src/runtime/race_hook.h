@@ -28,6 +28,7 @@ enum class RacePoint : uint8_t {
   kSysmonDeepSleep,   // sysmon: every P idle for a while, about to sleep until woken
   kSysmonRetake,      // retake: a goroutine ran 10 ms while others wait; about to CAS its
                       // P's status word from kRunning to idle (obj: the P)
+  kGoroutineScan,     // goroutine_snapshot: g's status read, about to read g (obj: g)
 };
 
 // Called at each point with the object named above. Runs on whatever thread reaches the point

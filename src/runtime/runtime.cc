@@ -11,6 +11,7 @@
 #include <string>
 
 #include "runtime/scheduler_internal.h"
+#include "runtime/traceback.h"
 
 namespace spindle::runtime {
 namespace {
@@ -85,9 +86,16 @@ Runtime::Runtime(Options options) {
   int procs = options.procs > 0 ? options.procs : default_procs();
   sched_ = new Scheduler(procs, resolve_stack_size(options.stack_size),
                          resolve_shards(options.netpoll_shards, procs));
+  if (options.dump_on_sigquit) {
+    install_sigquit_dump();
+    sigquit_dump_ = true;
+  }
 }
 
-Runtime::~Runtime() { delete sched_; }
+Runtime::~Runtime() {
+  if (sigquit_dump_) remove_sigquit_dump();
+  delete sched_;
+}
 
 void Runtime::run(base::Task main) { sched_->run_main(std::move(main)); }
 
@@ -110,7 +118,10 @@ Scheduler* sched_for(const char* what) {
 }
 }  // namespace
 
-void go(base::Task fn) { sched_for("go")->spawn(std::move(fn)); }
+// Not inlined: its return address is the go() call site, the "created by" of goroutine dumps.
+[[gnu::noinline]] void go(base::Task fn) {
+  sched_for("go")->spawn(std::move(fn), reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+}
 
 void yield() { sched_for("yield")->yield(); }
 

@@ -25,6 +25,10 @@ struct Options {
   // its events in one system call, with several it needs two, see docs/runtime.md).
   int netpoll_shards = 0;
   static constexpr int kMinProcsToShard = 8;
+  // SIGQUIT dumps every goroutine to stderr and exits with status 2, as in Go (traceback.h),
+  // unless the program had installed a SIGQUIT handler when the Runtime was created. false:
+  // leave SIGQUIT to the program.
+  bool dump_on_sigquit = true;
 };
 
 // A snapshot of the scheduler's state and counters (Go's schedtrace prints the same ones). A
@@ -103,6 +107,7 @@ class Runtime {
 
  private:
   class Scheduler* sched_;
+  bool sigquit_dump_ = false;
 };
 
 // The running runtime's counters, from any goroutine (reading them takes no lock on the

@@ -271,20 +271,24 @@ void Scheduler::inject(Goroutine* g) {
   idle_.wake_p();
 }
 
-void Scheduler::init_goroutine(Goroutine* g, uint64_t id, base::Task fn) {
+void Scheduler::init_goroutine(Goroutine* g, uint64_t id, base::Task fn, uintptr_t created_pc,
+                               uint64_t created_in, GStatus status) {
   g->id = id;
   g->fn = std::move(fn);
   g->ctx.sp = nullptr;
-  g->wait_reason = WaitReason::kNone;
+  g->wait_reason = status == GStatus::kWaiting ? WaitReason::kIOWait : WaitReason::kNone;
+  g->wait_since.store(status == GStatus::kWaiting ? coarse_now_ns() : 0, std::memory_order_relaxed);
+  g->created_pc = created_pc;
+  g->created_in = created_in;
   g->param = nullptr;
   g->exceptions = ExceptionState{};
   g->select_done.store(0, std::memory_order_relaxed);
-  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+  g->status.store(status, std::memory_order_release);  // last: a dump may read g from here
   live_.fetch_add(1, std::memory_order_relaxed);
   created_.fetch_add(1, std::memory_order_relaxed);
 }
 
-Goroutine* Scheduler::spawn(base::Task fn) {
+Goroutine* Scheduler::spawn(base::Task fn, uintptr_t created_pc) {
   Machine* m = this_m();
   if (m == nullptr || m->curg == nullptr) {
     base::fatal_raw("go() called from outside a goroutine (start one with Runtime::run)");
@@ -293,7 +297,7 @@ Goroutine* Scheduler::spawn(base::Task fn) {
   Processor* p = use.p();
   GoroutineCache::Local* c = p != nullptr ? &p->cache : nullptr;
   Goroutine* g = cache_.get(c);
-  init_goroutine(g, cache_.next_goid(c), std::move(fn));
+  init_goroutine(g, cache_.next_goid(c), std::move(fn), created_pc, m->curg->id);
   if (p == nullptr) {
     inject(g);
     return g;
@@ -305,9 +309,8 @@ Goroutine* Scheduler::spawn(base::Task fn) {
 
 Goroutine* Scheduler::create_waiting(base::Task fn) {
   Goroutine* g = cache_.get(nullptr);
-  init_goroutine(g, cache_.next_goid(nullptr), std::move(fn));
-  g->status.store(GStatus::kWaiting, std::memory_order_relaxed);
-  g->wait_reason = WaitReason::kIOWait;
+  init_goroutine(g, cache_.next_goid(nullptr), std::move(fn),
+                 reinterpret_cast<uintptr_t>(__builtin_return_address(0)), 0, GStatus::kWaiting);
   return g;
 }
 
@@ -351,6 +354,7 @@ void Scheduler::park(WaitReason reason, UnlockFn unlock, void* arg) {
   Goroutine* g = current("park");
   check_not_in_blocking(g, "park", reason);
   g->wait_reason = reason;
+  g->wait_since.store(coarse_now_ns(), std::memory_order_relaxed);
   m->unlock = unlock;
   m->unlock_arg = arg;
   m->switch_to_g0(g, AfterSwitch::kPark);

@@ -22,6 +22,7 @@
 #include "runtime/processor.h"
 #include "runtime/race_hook.h"
 #include "runtime/runtime.h"
+#include "runtime/scan_gate.h"
 #include "runtime/schedtrace.h"
 #include "runtime/sysmon.h"
 
@@ -36,7 +37,8 @@ class Scheduler {
   static Scheduler* get() { return instance_.load(std::memory_order_acquire); }
 
   void run_main(base::Task main);
-  Goroutine* spawn(base::Task fn);
+  // created_pc: the return address of the go() call (goroutine dumps' "created by").
+  Goroutine* spawn(base::Task fn, uintptr_t created_pc = 0);
   // A new goroutine in status kWaiting, for the poller to ready like a parked one (read hooks,
   // netpoll.h). Any thread; takes no P.
   Goroutine* create_waiting(base::Task fn);
@@ -61,6 +63,10 @@ class Scheduler {
   // (schedtrace.cc). Any thread; takes the scheduler lock briefly, stops nobody.
   std::string sched_trace(int64_t now, bool detailed) const;
   const DebugSettings& debug() const { return debug_; }
+  // Goroutine dumps (traceback.cc): every goroutine ever allocated (Go's allgs; dead ones
+  // included, never freed before the Runtime), and the gate that keeps them still while read.
+  std::vector<Goroutine*> all_goroutines() { return cache_.all(); }
+  ScanGate& scan_gate() { return scan_gate_; }
 
  private:
   friend class Idle;
@@ -85,7 +91,8 @@ class Scheduler {
   void runq_put(Processor* p, Goroutine* g, bool next);
   bool runq_put_slow(Processor* p, Goroutine* g);
   void inject(Goroutine* g);
-  void init_goroutine(Goroutine* g, uint64_t id, base::Task fn);
+  void init_goroutine(Goroutine* g, uint64_t id, base::Task fn, uintptr_t created_pc = 0,
+                      uint64_t created_in = 0, GStatus status = GStatus::kRunnable);
 
   Machine* new_m(Processor* p, bool spinning) REQUIRES(mu_);
   void check_dead() REQUIRES(mu_);
@@ -129,6 +136,7 @@ class Scheduler {
   std::atomic<int64_t> last_poll_ns_{0};
 
   Sysmon sysmon_;
+  ScanGate scan_gate_;
 
   // Runtime::run's wait for its main goroutine.
   std::mutex main_mu_;

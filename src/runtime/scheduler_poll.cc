@@ -52,7 +52,8 @@ void Scheduler::make_runnable(Goroutine* g) {
     SPINDLE_FATAL(std::string("ready of goroutine ") + std::to_string(g->id) + " in status " +
                   to_string(expected) + " (only a parked goroutine can be readied)");
   }
-  g->wait_reason = WaitReason::kNone;
+  // wait_reason keeps its value (it means something only while kWaiting): a goroutine dump that
+  // saw g waiting may be reading it right now (scan_gate.h).
 }
 
 // Goroutines readied by a poll, on an M holding P p: run the first, queue the rest, and wake

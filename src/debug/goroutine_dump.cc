@@ -1,0 +1,114 @@
+#include "debug/goroutine_dump.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cinttypes>
+#include <cstdio>
+#include <map>
+#include <vector>
+
+#include "debug/symbolize.h"
+#include "runtime/blocking.h"
+
+namespace spindle::debug {
+namespace {
+
+std::string hex(uintptr_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%" PRIxPTR, v);
+  return buf;
+}
+
+// The value of `key` in a query string ("a=1&debug=2"), or "".
+std::string_view query_value(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    if (pair.starts_with(key) && pair.size() > key.size() && pair[key.size()] == '=') {
+      return pair.substr(key.size() + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+// One group's "#" lines: the frames of its stack that a dump shows.
+std::string frame_lines(std::span<const uintptr_t> stack) {
+  std::vector<uintptr_t> pcs;  // call sites
+  for (uintptr_t pc : stack) pcs.push_back(pc - 1);
+  std::vector<Frame> frames;
+  for (std::vector<Frame>& chain : symbolize_inlined(pcs)) {
+    const uintptr_t offset = chain.back().offset;  // inlined frames: the real function's
+    for (Frame& f : chain) {
+      f.offset = offset;
+      frames.push_back(std::move(f));
+    }
+  }
+  const auto [first, last] = runtime::shown_frames(frames);
+  std::string out;
+  for (size_t i = first; i < last; ++i) {
+    const Frame& f = frames[i];
+    out += "#\t" + hex(f.pc) + '\t';
+    if (f.function.empty()) {
+      out += '\n';  // Go prints only the address when it knows no function
+      continue;
+    }
+    out += function_without_parameters(f.function) + '+' + hex(f.offset) + '\t' +
+           (f.file.empty() ? "?" : f.file) + ':' + std::to_string(f.line) + '\n';
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string goroutine_profile_text(std::span<const runtime::GoroutineRecord> goroutines) {
+  struct Group {
+    const runtime::GoroutineRecord* first = nullptr;
+    int count = 0;
+  };
+  // Key: the "@ 0x.. 0x.." text (Go sorts ties by it), then the reason a stack is missing.
+  std::map<std::string, Group> groups;
+  for (const runtime::GoroutineRecord& g : goroutines) {
+    std::string key = "@";
+    for (uintptr_t pc : g.stack) key += ' ' + hex(pc);
+    if (g.no_stack != nullptr) key += std::string("\n") + g.no_stack;
+    Group& group = groups[key];
+    if (group.first == nullptr) group.first = &g;
+    ++group.count;
+  }
+  std::vector<std::pair<const std::string*, const Group*>> order;
+  for (const auto& [key, group] : groups) order.emplace_back(&key, &group);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return a.second->count > b.second->count; });
+  std::string out = "goroutine profile: total " + std::to_string(goroutines.size()) + '\n';
+  for (const auto& [key, group] : order) {
+    const runtime::GoroutineRecord& g = *group->first;
+    out += std::to_string(group->count) + ' ' + key->substr(0, key->find('\n')) + '\n';
+    out += frame_lines(g.stack);
+    if (g.no_stack != nullptr) out += std::string("#\t") + g.no_stack + '\n';
+    out += '\n';
+  }
+  return out;
+}
+
+Page goroutine_page(std::string_view query) {
+  const std::string_view value = query_value(query, "debug");
+  int debug = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), debug);
+  if (ec != std::errc() || end != value.data() + value.size()) debug = 0;
+  if (debug <= 0) {
+    return {501,
+            "the goroutine profile in pprof's protobuf format (debug=0) is not served; "
+            "?debug=1 groups goroutines by stack, ?debug=2 lists every goroutine\n"};
+  }
+  const std::vector<runtime::GoroutineRecord> goroutines = runtime::goroutine_snapshot();
+  // Symbolising may read the binary's debug information: keep the processor's other
+  // goroutines running meanwhile.
+  return {200, runtime::blocking([&] {
+            return debug >= 2 ? runtime::format_goroutines(goroutines)
+                              : goroutine_profile_text(goroutines);
+          })};
+}
+
+}  // namespace spindle::debug
