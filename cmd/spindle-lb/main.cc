@@ -14,44 +14,14 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "base/version.h"
+#include "common/flags.h"
 #include "lb/balancer.h"
 #include "net/signals.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/wait_group.h"
 
-namespace {
-
-using spindle::base::Duration;
-
-// A CLI11 option taking a duration ("250ms", "3s", "1m"; not negative) into *out.
-CLI::Option* add_duration(CLI::App& app, const std::string& name, Duration* out,
-                          const std::string& help) {
-  auto* opt = app.add_option_function<std::string>(
-      name,
-      [out, name](const std::string& text) {
-        auto d = spindle::base::parse_duration(text);
-        if (!d) throw CLI::ValidationError(name, d.error());
-        if (*d < Duration::zero()) {
-          throw CLI::ValidationError(name, "duration \"" + text + "\" is negative");
-        }
-        *out = *d;
-      },
-      help + " (default " + spindle::base::format_duration(*out) + ")");
-  opt->type_name("DUR");
-  return opt;
-}
-
-// --log-level and --log-format (base/log.h).
-void add_log_flags(CLI::App& app, std::string* level, std::string* format) {
-  app.add_option("--log-level", *level, "least level of the event lines written to stderr")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}, CLI::ignore_case));
-  app.add_option("--log-format", *format, "event lines on stderr as text or as JSON objects")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"text", "json"}));
-}
-
-}  // namespace
+using spindle::cmd::add_duration;
+using spindle::cmd::add_log_flags;
 
 int main(int argc, char** argv) {
   namespace log = spindle::base::log;
@@ -72,11 +42,7 @@ int main(int argc, char** argv) {
   app.add_option("--admin-listen", c.admin_listen,
                  "serve the registration API (/_lb/...) on this address instead; the client "
                  "listener then proxies /_lb/ paths like any other (default: none)");
-  auto* debug_opt =
-      app.add_option("--debug-listen", c.debug_listen,
-                     "debug listener: /metrics (Prometheus), /healthz, /ready, /debug/pprof/ "
-                     "index; 'off' disables")
-          ->capture_default_str();
+  auto* debug_opt = spindle::cmd::add_debug_listen(app, &c.debug_listen);
   app.add_option("--policy", policy, "round-robin | least-conn | p2c-ewma | weighted")
       ->capture_default_str();
   app.add_option("--backend", c.backends,

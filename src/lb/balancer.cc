@@ -120,15 +120,12 @@ base::Result<void, std::string> Balancer::start() {
     if (!a) return "--admin-listen " + api_flag + ": " + a.error().message();
     admin_listener_ = std::move(*a);
   }
-  if (config_.debug_listen != "off") {
-    auto d = net::listen(config_.debug_listen);
-    if (d) {
-      debug_listener_ = std::move(*d);
-    } else if (config_.debug_listen_required) {
-      return "--debug-listen " + config_.debug_listen + ": " + d.error().message();
-    } else {  // the default address is taken (another instance): run without it
-      base::log::warn("debug listener off: {}", d.error().message());
-    }
+  debug_ = std::make_unique<debug::DebugServer>(
+      debug::DebugOptions{.program = "spindle-lb",
+                          .metrics = [this](debug::MetricsText& m) { write_metrics(m); },
+                          .not_ready = [this] { return not_ready(); }});
+  if (auto d = debug_->listen(config_.debug_listen, config_.debug_listen_required); !d) {
+    return d.error();
   }
   AdminOptions ao;
   ao.token = config_.register_token;
@@ -160,20 +157,10 @@ base::Result<void, std::string> Balancer::start() {
     admin_server_ = std::make_unique<http::Server>(
         [this](http::Request& req, http::ResponseWriter& w) { handle_admin(req, w); });
   }
-  debug_ = std::make_unique<debug::DebugHandler>(
-      debug::DebugOptions{.program = "spindle-lb",
-                          .metrics = [this](debug::MetricsText& m) { write_metrics(m); },
-                          .not_ready = [this] { return not_ready(); }});
-  if (debug_listener_.valid()) {
-    debug_server_ = std::make_unique<http::Server>(
-        [this](http::Request& req, http::ResponseWriter& w) { (*debug_)(req, w); });
-  }
   return {};
 }
 
-std::string Balancer::debug_address() const {
-  return debug_listener_.valid() ? debug_listener_.address().to_string() : "off";
-}
+std::string Balancer::debug_address() const { return debug_ ? debug_->address() : "off"; }
 
 std::optional<net::Address> Balancer::admin_address() const {
   if (!admin_listener_.valid()) return std::nullopt;
@@ -197,7 +184,7 @@ void Balancer::handle(http::Request& req, http::ResponseWriter& w) {
 }
 
 void Balancer::handle_admin(http::Request& req, http::ResponseWriter& w) {
-  if (debug_->serve_health(req, w)) return;
+  if (debug_->handler().serve_health(req, w)) return;
   std::string scratch;
   admin_->serve(req, w, normalized_path(req.target(), &scratch));
 }
@@ -235,19 +222,13 @@ void Balancer::serve() {
       wg.done();
     });
   }
-  if (debug_server_) {
-    wg.add(1);
-    runtime::go([&] {
-      (void)debug_server_->serve(debug_listener_);
-      wg.done();
-    });
-  }
+  debug_->start();
   (void)stop_.recv();
   base::log::info("shutting down: draining in-flight requests (grace {})",
                   base::format_duration(config_.shutdown_grace));
   server_->shutdown(config_.shutdown_grace);
   if (admin_server_) admin_server_->shutdown(std::chrono::seconds(1));
-  if (debug_server_) debug_server_->shutdown(std::chrono::seconds(1));
+  debug_->shutdown();
   sweeper_done.close();
   wg.wait();
 }

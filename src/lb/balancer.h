@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "debug/debug_handler.h"
+#include "debug/debug_server.h"
 #include "debug/histogram.h"
 #include "http/client.h"
 #include "http/server.h"
@@ -102,12 +102,10 @@ class Balancer {
   std::unique_ptr<Admin> admin_;
   net::Listener listener_;
   net::Listener admin_listener_;
-  net::Listener debug_listener_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<http::Server> admin_server_;  // with --admin-listen
-  std::unique_ptr<debug::DebugHandler> debug_;
+  std::unique_ptr<debug::DebugServer> debug_;
   debug::Histogram request_seconds_{debug::Histogram::latency_bounds()};
-  std::unique_ptr<http::Server> debug_server_;
   std::size_t max_connections_ = 0;
   runtime::Chan<bool> stop_ = runtime::make_chan<bool>(1);
   std::atomic<bool> stopping_{false};
