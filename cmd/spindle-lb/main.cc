@@ -139,6 +139,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000));
   std::string log_level = "info", log_format = "text";
   add_log_flags(app, &log_level, &log_format);
+  app.add_option("--access-log", c.access_log,
+                 "one line per proxied request to this file ('-': stdout, 'off': none); "
+                 "reopened on SIGHUP")
+      ->capture_default_str();
+  std::string access_log_format = "json";
+  app.add_option("--access-log-format", access_log_format,
+                 "json, or combined (nginx's layout plus the balancer's fields)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"json", "combined"}));
   CLI11_PARSE(app, argc, argv);
   for (auto [name, d] : {std::pair{"--heartbeat-timeout", c.heartbeat_timeout},
                          {"--connect-timeout", c.connect_timeout},
@@ -156,6 +165,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   c.policy = *p;
+  c.access_log_format = *spindle::lb::parse_access_log_format(access_log_format);
   c.debug_listen_required = debug_opt->count() > 0;
 
   // Before any thread exists (base/fd_limit.h).
@@ -163,7 +173,7 @@ int main(int argc, char** argv) {
 
   // Block the shutdown signals before any thread exists, so that every thread inherits the
   // mask and only the signalfd of net::wait_for_signal receives them.
-  spindle::net::block_signals({SIGTERM, SIGINT});
+  spindle::net::block_signals({SIGTERM, SIGINT, SIGHUP});
   signal(SIGPIPE, SIG_IGN);
   // After the signal mask: its writer thread must not take SIGTERM either.
   log::start({.program = "spindle-lb",
@@ -193,12 +203,19 @@ int main(int argc, char** argv) {
       spindle::runtime::WaitGroup signals;
       signals.add(1);
       spindle::runtime::go([&] {
-        auto sig = spindle::net::wait_for_signal({SIGTERM, SIGINT});
-        if (sig) {
-          log::info("got {}", strsignal(*sig));
-          lb.stop();
-        } else {
-          log::error("cannot wait for signals: {}", sig.error());
+        for (;;) {
+          auto sig = spindle::net::wait_for_signal({SIGTERM, SIGINT, SIGHUP});
+          if (sig && *sig == SIGHUP) {  // logrotate moved the access log
+            lb.reopen_logs();
+            continue;
+          }
+          if (sig) {
+            log::info("got {}", strsignal(*sig));
+            lb.stop();
+          } else {
+            log::error("cannot wait for signals: {}", sig.error());
+          }
+          break;
         }
         signals.done();
       });
