@@ -14,7 +14,8 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "base/version.h"
-#include "debug/debug_handler.h"
+#include "common/flags.h"
+#include "debug/debug_server.h"
 #include "http/server.h"
 #include "lb/backend_url.h"
 #include "net/listener.h"
@@ -30,10 +31,10 @@ using namespace spindle;
 
 struct Flags {
   std::string listen = "127.0.0.1:0";
-  std::string debug_listen = "127.0.0.1:6060";
+  std::string debug_listen;
   bool debug_listen_required = false;
   std::string lb, advertise, name, token;
-  std::string delay = "0", cpu_work = "0", drain_timeout = "30s";
+  base::Duration delay{}, cpu_work{}, drain_timeout = std::chrono::seconds(30);
   std::uint64_t body_bytes = 0;
   double fail_ratio = 0;
   int procs = 0;
@@ -44,19 +45,14 @@ struct Flags {
 CLI::Option* add_flags(CLI::App& app, Flags& f) {
   app.add_option("--listen", f.listen, "address to serve on; the bound one is printed")
       ->capture_default_str();
-  auto* debug_listen =
-      app.add_option("--debug-listen", f.debug_listen,
-                     "debug listener: /metrics (Prometheus), /healthz, /ready, /debug/pprof/ "
-                     "index; 'off' disables (the default address, if taken, is skipped)")
-          ->capture_default_str();
+  auto* debug_listen = cmd::add_debug_listen(app, &f.debug_listen);
   app.add_option("--lb", f.lb, "balancer to register with: http://HOST:PORT");
   app.add_option("--advertise", f.advertise, "URL the LB proxies to (default http://BOUND_ADDR)");
   app.add_option("--name", f.name, "name in answers and registration (default backend-PORT)");
   app.add_option("--register-token", f.token, "bearer token for /_lb/ calls")
       ->envname("SPINDLE_REGISTER_TOKEN");
-  app.add_option("--delay", f.delay, "sleep before answering (250ms, 3s, 1m)")
-      ->capture_default_str();
-  app.add_option("--cpu-work", f.cpu_work, "busy loop before answering")->capture_default_str();
+  cmd::add_duration(app, "--delay", &f.delay, "sleep before answering (250ms, 3s, 1m)");
+  cmd::add_duration(app, "--cpu-work", &f.cpu_work, "busy loop before answering");
   app.add_option("--body-bytes", f.body_bytes, "body size of GET / (0: the hello text)")
       ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40));
@@ -64,60 +60,31 @@ CLI::Option* add_flags(CLI::App& app, Flags& f) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--drain-timeout", f.drain_timeout, "longest wait for in-flight requests at exit")
-      ->capture_default_str();
+  cmd::add_duration(app, "--drain-timeout", &f.drain_timeout,
+                    "longest wait for in-flight requests at exit");
   app.add_option("--procs", f.procs, "processors (0: SPINDLE_MAXPROCS or the CPUs)")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
-  app.add_option("--log-level", f.log_level, "least level of the event lines written to stderr")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}, CLI::ignore_case));
-  app.add_option("--log-format", f.log_format, "event lines on stderr as text or as JSON objects")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"text", "json"}));
+  cmd::add_log_flags(app, &f.log_level, &f.log_format);
   app.set_version_flag("--version", base::version_line("spindle-backend"));
   return debug_listen;
 }
 
-// The debug listener (--debug-listen), or an invalid Listener when off or, for the default
-// address, taken. False: an address given explicitly cannot be bound (printed).
-bool debug_listener(const Flags& f, net::Listener* out) {
-  if (f.debug_listen == "off") return true;
-  auto d = net::listen(f.debug_listen);
-  if (d) {
-    *out = std::move(*d);
-    return true;
-  }
-  if (f.debug_listen_required) {
-    base::log::error("--debug-listen {}: {}", f.debug_listen, d.error().message());
-  } else {
-    base::log::warn("debug listener off: {}: {}", f.debug_listen, d.error().message());
-  }
-  return !f.debug_listen_required;
-}
-
-// Parses a duration flag (not negative) into *out; prints the error and returns false when
-// it is invalid.
-bool duration_flag(const char* flag, const std::string& text, base::Duration* out) {
-  auto d = base::parse_duration(text);
-  if (d && *d < base::Duration::zero()) d = "duration \"" + text + "\" is negative";
-  if (!d) {
-    std::fprintf(stderr, "spindle-backend: %s: %s\n", flag, d.error().c_str());
-    return false;
-  }
-  *out = *d;
-  return true;
-}
-
 // Serves until SIGTERM/SIGINT, then deregisters and drains. Runs as the main goroutine.
-int serve(const Flags& f, backend::ServiceOptions service_options, base::Duration drain) {
+int serve(const Flags& f, backend::ServiceOptions service_options) {
   auto l = net::listen(f.listen);
   if (!l) {
     base::log::error("listen {}: {}", f.listen, l.error().message());
     return 1;
   }
-  net::Listener debug_l;
-  if (!debug_listener(f, &debug_l)) return 1;
+  std::atomic<bool> draining{false};
+  debug::DebugServer debug({.program = "spindle-backend", .metrics = {}, .not_ready = [&] {
+                              return draining ? "draining" : "";
+                            }});
+  if (auto d = debug.listen(f.debug_listen, f.debug_listen_required); !d) {
+    base::log::error("{}", d.error());
+    return 1;
+  }
   const net::Address bound = l->address();
   std::printf("%s\n", bound.to_string().c_str());
   std::fflush(stdout);
@@ -141,19 +108,7 @@ int serve(const Flags& f, backend::ServiceOptions service_options, base::Duratio
     served.send(r ? 0 : 1);
   });
 
-  std::atomic<bool> draining{false};
-  debug::DebugHandler debug({.program = "spindle-backend", .metrics = {}, .not_ready = [&] {
-                               return draining ? "draining" : "";
-                             }});
-  http::Server debug_server(debug);
-  auto debug_served = runtime::make_chan<bool>(1);
-  if (debug_l.valid()) {
-    base::log::info("debug listener on {}", debug_l.address().to_string());
-    runtime::go([&] {
-      (void)debug_server.serve(debug_l);
-      debug_served.send(true);
-    });
-  }
+  debug.start();
 
   auto stop = runtime::make_chan<bool>();
   auto registration_done = runtime::make_chan<bool>(1);
@@ -177,12 +132,9 @@ int serve(const Flags& f, backend::ServiceOptions service_options, base::Duratio
     registration_done.recv();
     registration->deregister();
   }
-  server.shutdown(drain);
+  server.shutdown(f.drain_timeout);
   int rc = *served.recv();
-  if (debug_l.valid()) {
-    debug_server.shutdown(std::chrono::seconds(1));
-    debug_served.recv();
-  }
+  debug.shutdown();
   base::log::info("{}: stopped", service_options.name);
   return rc;
 }
@@ -196,13 +148,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   f.debug_listen_required = debug_listen->count() > 0;
 
-  backend::ServiceOptions service{f.name, {}, {}, f.body_bytes, f.fail_ratio};
-  base::Duration drain{};
-  if (!duration_flag("--delay", f.delay, &service.delay) ||
-      !duration_flag("--cpu-work", f.cpu_work, &service.cpu_work) ||
-      !duration_flag("--drain-timeout", f.drain_timeout, &drain)) {
-    return 2;
-  }
+  backend::ServiceOptions service{f.name, f.delay, f.cpu_work, f.body_bytes, f.fail_ratio};
   if (!f.lb.empty()) {
     if (auto a = backend::lb_address(f.lb); !a) {
       std::fprintf(stderr, "spindle-backend: %s (got %s)\n", a.error().message.c_str(),
@@ -230,7 +176,7 @@ int main(int argc, char** argv) {
   int rc = 0;
   {
     runtime::Runtime rt(runtime::Options{.procs = f.procs});
-    rt.run([&] { rc = serve(f, service, drain); });
+    rt.run([&] { rc = serve(f, service); });
   }
   base::log::stop();
   return rc;

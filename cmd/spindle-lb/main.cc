@@ -14,44 +14,14 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "base/version.h"
+#include "common/flags.h"
 #include "lb/balancer.h"
 #include "net/signals.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/wait_group.h"
 
-namespace {
-
-using spindle::base::Duration;
-
-// A CLI11 option taking a duration ("250ms", "3s", "1m"; not negative) into *out.
-CLI::Option* add_duration(CLI::App& app, const std::string& name, Duration* out,
-                          const std::string& help) {
-  auto* opt = app.add_option_function<std::string>(
-      name,
-      [out, name](const std::string& text) {
-        auto d = spindle::base::parse_duration(text);
-        if (!d) throw CLI::ValidationError(name, d.error());
-        if (*d < Duration::zero()) {
-          throw CLI::ValidationError(name, "duration \"" + text + "\" is negative");
-        }
-        *out = *d;
-      },
-      help + " (default " + spindle::base::format_duration(*out) + ")");
-  opt->type_name("DUR");
-  return opt;
-}
-
-// --log-level and --log-format (base/log.h).
-void add_log_flags(CLI::App& app, std::string* level, std::string* format) {
-  app.add_option("--log-level", *level, "least level of the event lines written to stderr")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}, CLI::ignore_case));
-  app.add_option("--log-format", *format, "event lines on stderr as text or as JSON objects")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"text", "json"}));
-}
-
-}  // namespace
+using spindle::cmd::add_duration;
+using spindle::cmd::add_log_flags;
 
 int main(int argc, char** argv) {
   namespace log = spindle::base::log;
@@ -72,11 +42,7 @@ int main(int argc, char** argv) {
   app.add_option("--admin-listen", c.admin_listen,
                  "serve the registration API (/_lb/...) on this address instead; the client "
                  "listener then proxies /_lb/ paths like any other (default: none)");
-  auto* debug_opt =
-      app.add_option("--debug-listen", c.debug_listen,
-                     "debug listener: /metrics (Prometheus), /healthz, /ready, /debug/pprof/ "
-                     "index; 'off' disables")
-          ->capture_default_str();
+  auto* debug_opt = spindle::cmd::add_debug_listen(app, &c.debug_listen);
   app.add_option("--policy", policy, "round-robin | least-conn | p2c-ewma | weighted")
       ->capture_default_str();
   app.add_option("--backend", c.backends,
@@ -173,6 +139,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000));
   std::string log_level = "info", log_format = "text";
   add_log_flags(app, &log_level, &log_format);
+  app.add_option("--access-log", c.access_log,
+                 "one line per proxied request to this file ('-': stdout, 'off': none); "
+                 "reopened on SIGHUP")
+      ->capture_default_str();
+  std::string access_log_format = "json";
+  app.add_option("--access-log-format", access_log_format,
+                 "json, or combined (nginx's layout plus the balancer's fields)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"json", "combined"}));
   CLI11_PARSE(app, argc, argv);
   for (auto [name, d] : {std::pair{"--heartbeat-timeout", c.heartbeat_timeout},
                          {"--connect-timeout", c.connect_timeout},
@@ -190,6 +165,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   c.policy = *p;
+  c.access_log_format = *spindle::lb::parse_access_log_format(access_log_format);
   c.debug_listen_required = debug_opt->count() > 0;
 
   // Before any thread exists (base/fd_limit.h).
@@ -197,7 +173,7 @@ int main(int argc, char** argv) {
 
   // Block the shutdown signals before any thread exists, so that every thread inherits the
   // mask and only the signalfd of net::wait_for_signal receives them.
-  spindle::net::block_signals({SIGTERM, SIGINT});
+  spindle::net::block_signals({SIGTERM, SIGINT, SIGHUP});
   signal(SIGPIPE, SIG_IGN);
   // After the signal mask: its writer thread must not take SIGTERM either.
   log::start({.program = "spindle-lb",
@@ -227,12 +203,19 @@ int main(int argc, char** argv) {
       spindle::runtime::WaitGroup signals;
       signals.add(1);
       spindle::runtime::go([&] {
-        auto sig = spindle::net::wait_for_signal({SIGTERM, SIGINT});
-        if (sig) {
-          log::info("got {}", strsignal(*sig));
-          lb.stop();
-        } else {
-          log::error("cannot wait for signals: {}", sig.error());
+        for (;;) {
+          auto sig = spindle::net::wait_for_signal({SIGTERM, SIGINT, SIGHUP});
+          if (sig && *sig == SIGHUP) {  // logrotate moved the access log
+            lb.reopen_logs();
+            continue;
+          }
+          if (sig) {
+            log::info("got {}", strsignal(*sig));
+            lb.stop();
+          } else {
+            log::error("cannot wait for signals: {}", sig.error());
+          }
+          break;
         }
         signals.done();
       });

@@ -14,7 +14,8 @@
 #include "base/fd_limit.h"
 #include "base/time.h"
 #include "base/version.h"
-#include "debug/debug_handler.h"
+#include "common/flags.h"
+#include "debug/debug_server.h"
 #include "http/server.h"
 #include "loadgen/attack.h"
 #include "loadgen/html.h"
@@ -36,11 +37,12 @@ struct Flags {
   std::string url, targets_file, body_file, method = "GET", output = "text", html;
   std::vector<std::string> headers;
   double rate = 50;
-  std::string duration = "10s", ramp, step_duration = "10s", timeout = "30s", max_p99 = "1s";
+  std::string ramp;
+  base::Duration duration = 10s, step_duration = 10s, timeout = 30s, max_p99 = 1s;
   double max_error_ratio = 0.01;
   std::size_t connections = 1000;
   int procs = 0;
-  std::string debug_listen = "127.0.0.1:6060";
+  std::string debug_listen;
   bool debug_listen_required = false;
 };
 
@@ -58,23 +60,20 @@ CLI::Option* add_flags(CLI::App& app, Flags& f) {
   app.add_option("--rate", f.rate, "requests per second")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--duration", f.duration, "how long to send (250ms, 3s, 1m)")
-      ->capture_default_str();
+  cmd::add_duration(app, "--duration", &f.duration, "how long to send (250ms, 3s, 1m)");
   app.add_option("--ramp", f.ramp,
                  "START:STEP:MAX: rates from START up by STEP to MAX, --step-duration each; "
                  "stops at the first step that breaks --max-error-ratio or --max-p99");
-  app.add_option("--step-duration", f.step_duration, "duration of each ramp step")
-      ->capture_default_str();
+  cmd::add_duration(app, "--step-duration", &f.step_duration, "duration of each ramp step");
   app.add_option("--max-error-ratio", f.max_error_ratio, "ramp limit: share of failed requests")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--max-p99", f.max_p99, "ramp limit: p99 latency (0: none)")
-      ->capture_default_str();
+  cmd::add_duration(app, "--max-p99", &f.max_p99, "ramp limit: p99 latency (0: none)");
   app.add_option("--connections", f.connections,
                  "open connections per host (keep-alive pool limit); 0: no limit")
       ->capture_default_str();
-  app.add_option("--timeout", f.timeout, "bound on dial, request write, response head, body")
-      ->capture_default_str();
+  cmd::add_duration(app, "--timeout", &f.timeout,
+                    "bound on dial, request write, response head, body");
   app.add_option("--method", f.method, "request method")->capture_default_str();
   app.add_option("--header", f.headers, "'Name: value' added to every request (repeatable)");
   app.add_option("--body-file", f.body_file, "request body, read from this file");
@@ -88,23 +87,9 @@ CLI::Option* add_flags(CLI::App& app, Flags& f) {
   app.add_option("--procs", f.procs, "processors (0: SPINDLE_MAXPROCS or the CPUs)")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
-  auto* debug_listen =
-      app.add_option("--debug-listen", f.debug_listen,
-                     "debug listener: /metrics (Prometheus), /healthz, /ready, /debug/pprof/ "
-                     "index; 'off' disables (the default address, if taken, is skipped)")
-          ->capture_default_str();
+  auto* debug_listen = cmd::add_debug_listen(app, &f.debug_listen);
   app.set_version_flag("--version", base::version_line("spindle-load"));
   return debug_listen;
-}
-
-bool duration_flag(const char* flag, const std::string& text, std::chrono::nanoseconds* out) {
-  auto d = base::parse_duration(text);
-  if (!d) {
-    std::fprintf(stderr, "spindle-load: %s: %s\n", flag, d.error().c_str());
-    return false;
-  }
-  *out = *d;
-  return true;
 }
 
 // The targets: the file's, or the URL with --method/--body-file; --header goes to every one,
@@ -151,14 +136,9 @@ bool targets(const Flags& f, std::vector<loadgen::Target>* out) {
 }
 
 bool plan(const Flags& f, Plan* p) {
-  std::chrono::nanoseconds duration{}, step{};
-  if (!duration_flag("--duration", f.duration, &duration) ||
-      !duration_flag("--step-duration", f.step_duration, &step) ||
-      !duration_flag("--timeout", f.timeout, &p->attack.timeout) ||
-      !duration_flag("--max-p99", f.max_p99, &p->limits.max_p99) ||
-      !targets(f, &p->attack.targets)) {
-    return false;
-  }
+  if (!targets(f, &p->attack.targets)) return false;
+  p->attack.timeout = f.timeout;
+  p->limits.max_p99 = f.max_p99;
   p->attack.connections = f.connections;
   p->limits.max_error_ratio = f.max_error_ratio;
   p->ramp = !f.ramp.empty();
@@ -166,28 +146,12 @@ bool plan(const Flags& f, Plan* p) {
     auto r = loadgen::parse_ramp(f.ramp);
     if (!r) return std::fprintf(stderr, "spindle-load: %s\n", r.error().c_str()), false;
     p->rates = r->rates();
-    p->step_duration = step;
+    p->step_duration = f.step_duration;
   } else {
     p->rates = {f.rate};
-    p->step_duration = duration;
+    p->step_duration = f.duration;
   }
   return true;
-}
-
-// The debug listener, or an invalid one when off or (for the default address) taken.
-bool debug_listener(const Flags& f, net::Listener* out) {
-  if (f.debug_listen == "off") return true;
-  auto d = net::listen(f.debug_listen);
-  if (d) {
-    *out = std::move(*d);
-    std::fprintf(stderr, "spindle-load: debug listener on %s\n",
-                 out->address().to_string().c_str());
-    return true;
-  }
-  std::fprintf(stderr, "spindle-load: %s%s: %s\n",
-               f.debug_listen_required ? "--debug-listen " : "debug listener off: ",
-               f.debug_listen.c_str(), d.error().message().c_str());
-  return !f.debug_listen_required;
 }
 
 std::int64_t now_ns() {
@@ -236,32 +200,27 @@ bool write_file(const std::string& path, const std::string& text) {
 
 // The run, as the main goroutine.
 int run(const Flags& f, const Plan& p) {
-  net::Listener debug_l;
-  if (!debug_listener(f, &debug_l)) return 1;
   loadgen::Attacker attacker(p.attack);
-  debug::DebugHandler debug({.program = "spindle-load",
-                             .metrics =
-                                 [&](debug::MetricsText& m) {
-                                   auto pr = attacker.progress();
-                                   m.counter("spindle_load_requests_total", "requests sent",
-                                             static_cast<double>(attacker.total_sent()));
-                                   m.counter("spindle_load_errors_total", "requests failed",
-                                             static_cast<double>(attacker.total_errors()));
-                                   m.gauge("spindle_load_in_flight", "requests awaiting answers",
-                                           static_cast<double>(pr.in_flight));
-                                   m.gauge("spindle_load_offered_rate", "req/s of the current step",
-                                           pr.offered_rate);
-                                 },
-                             .not_ready = {}});
-  http::Server debug_server(debug);
-  runtime::WaitGroup background;
-  if (debug_l.valid()) {
-    background.add(1);
-    runtime::go([&] {
-      (void)debug_server.serve(debug_l);
-      background.done();
-    });
+  debug::DebugServer debug({.program = "spindle-load",
+                            .metrics =
+                                [&](debug::MetricsText& m) {
+                                  auto pr = attacker.progress();
+                                  m.counter("spindle_load_requests_total", "requests sent",
+                                            static_cast<double>(attacker.total_sent()));
+                                  m.counter("spindle_load_errors_total", "requests failed",
+                                            static_cast<double>(attacker.total_errors()));
+                                  m.gauge("spindle_load_in_flight", "requests awaiting answers",
+                                          static_cast<double>(pr.in_flight));
+                                  m.gauge("spindle_load_offered_rate", "req/s of the current step",
+                                          pr.offered_rate);
+                                },
+                            .not_ready = {}});
+  if (auto d = debug.listen(f.debug_listen, f.debug_listen_required); !d) {
+    std::fprintf(stderr, "spindle-load: %s\n", d.error().c_str());
+    return 1;
   }
+  debug.start();
+  runtime::WaitGroup background;
   std::atomic<bool> running{true};
   Console console;
   if (isatty(STDERR_FILENO)) {
@@ -317,7 +276,7 @@ int run(const Flags& f, const Plan& p) {
       title += " and " + std::to_string(p.attack.targets.size() - 1) + " more";
     if (!write_file(f.html, loadgen::html_report(title, steps, p.ramp, summary, p.limits))) rc = 1;
   }
-  if (debug_l.valid()) debug_server.shutdown(1s);
+  debug.shutdown();
   background.wait();
   return rc;
 }

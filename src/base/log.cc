@@ -107,23 +107,6 @@ std::string render_line(const Options& o, Level level, std::string_view message,
   return line;
 }
 
-// write(2) until all of `line` is out; gives up when the output is gone (EPIPE, EBADF, ...).
-void write_all(int fd, std::string_view line) {
-  while (!line.empty()) {
-    const ssize_t n = ::write(fd, line.data(), line.size());
-    if (n > 0) {
-      line.remove_prefix(static_cast<std::size_t>(n));
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      pollfd p{fd, POLLOUT, 0};  // a non-blocking output (someone's O_NONBLOCK stderr)
-      (void)::poll(&p, 1, 1000);
-    } else {
-      return;
-    }
-  }
-}
-
 }  // namespace
 
 const char* to_string(Level level) {
@@ -154,6 +137,22 @@ std::optional<Format> parse_format(std::string_view text) {
   if (text == "text") return Format::kText;
   if (text == "json") return Format::kJson;
   return std::nullopt;
+}
+
+void write_all(int fd, std::string_view line) {
+  while (!line.empty()) {
+    const ssize_t n = ::write(fd, line.data(), line.size());
+    if (n > 0) {
+      line.remove_prefix(static_cast<std::size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{fd, POLLOUT, 0};  // a non-blocking output (someone's O_NONBLOCK stderr)
+      (void)::poll(&p, 1, 1000);
+    } else {
+      return;
+    }
+  }
 }
 
 std::string rfc3339(std::int64_t unix_ns) {

@@ -120,15 +120,17 @@ base::Result<void, std::string> Balancer::start() {
     if (!a) return "--admin-listen " + api_flag + ": " + a.error().message();
     admin_listener_ = std::move(*a);
   }
-  if (config_.debug_listen != "off") {
-    auto d = net::listen(config_.debug_listen);
-    if (d) {
-      debug_listener_ = std::move(*d);
-    } else if (config_.debug_listen_required) {
-      return "--debug-listen " + config_.debug_listen + ": " + d.error().message();
-    } else {  // the default address is taken (another instance): run without it
-      base::log::warn("debug listener off: {}", d.error().message());
-    }
+  debug_ = std::make_unique<debug::DebugServer>(
+      debug::DebugOptions{.program = "spindle-lb",
+                          .metrics = [this](debug::MetricsText& m) { write_metrics(m); },
+                          .not_ready = [this] { return not_ready(); }});
+  if (auto d = debug_->listen(config_.debug_listen, config_.debug_listen_required); !d) {
+    return d.error();
+  }
+  if (config_.access_log != "off") {
+    auto a = AccessLog::open({.path = config_.access_log, .format = config_.access_log_format});
+    if (!a) return a.error();
+    access_log_ = std::move(*a);
   }
   AdminOptions ao;
   ao.token = config_.register_token;
@@ -160,20 +162,10 @@ base::Result<void, std::string> Balancer::start() {
     admin_server_ = std::make_unique<http::Server>(
         [this](http::Request& req, http::ResponseWriter& w) { handle_admin(req, w); });
   }
-  debug_ = std::make_unique<debug::DebugHandler>(
-      debug::DebugOptions{.program = "spindle-lb",
-                          .metrics = [this](debug::MetricsText& m) { write_metrics(m); },
-                          .not_ready = [this] { return not_ready(); }});
-  if (debug_listener_.valid()) {
-    debug_server_ = std::make_unique<http::Server>(
-        [this](http::Request& req, http::ResponseWriter& w) { (*debug_)(req, w); });
-  }
   return {};
 }
 
-std::string Balancer::debug_address() const {
-  return debug_listener_.valid() ? debug_listener_.address().to_string() : "off";
-}
+std::string Balancer::debug_address() const { return debug_ ? debug_->address() : "off"; }
 
 std::optional<net::Address> Balancer::admin_address() const {
   if (!admin_listener_.valid()) return std::nullopt;
@@ -191,13 +183,56 @@ void Balancer::handle(http::Request& req, http::ResponseWriter& w) {
       return;
     }
   }
+  const std::int64_t unix_ns = access_log_
+                                   ? std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count()
+                                   : 0;
   const auto start = base::Clock::now();
-  proxy_->serve(req, w);
-  request_seconds_.observe_ns(base::to_ns(base::Clock::now()) - base::to_ns(start));
+  ProxyOutcome outcome;
+  proxy_->serve(req, w, outcome);
+  const std::int64_t total_ns = base::to_ns(base::Clock::now()) - base::to_ns(start);
+  request_seconds_.observe_ns(total_ns);
+  if (access_log_) log_access(req, w, outcome, unix_ns, total_ns);
+}
+
+void Balancer::log_access(http::Request& req, const http::ResponseWriter& w,
+                          const ProxyOutcome& outcome, std::int64_t unix_ns,
+                          std::int64_t total_ns) {
+  const http::HeaderList& fields = req.headers();
+  auto field = [&](std::string_view name) {
+    const http::Header* h = fields.find(name);
+    return h != nullptr ? h->value : std::string_view();
+  };
+  const std::string client = req.remote_address().to_string();
+  const Backend* b = outcome.backend;
+  AccessRecord r{.unix_ns = unix_ns,
+                 .client = client,
+                 .method = req.method_token(),
+                 .target = req.target(),
+                 .version_minor = req.version().minor,
+                 // Nothing answered: the client left first (nginx's 499).
+                 .status = w.header_written() ? w.status() : 499,
+                 .bytes_in = req.body().bytes_read(),
+                 .bytes_out = w.body_bytes(),
+                 .backend = b != nullptr ? std::string_view(b->name) : std::string_view(),
+                 .backend_url = b != nullptr ? std::string_view(b->url.url) : std::string_view(),
+                 .upstream_ns = outcome.upstream_ns,
+                 .total_ns = total_ns,
+                 .retries = outcome.retries,
+                 .failovers = outcome.failovers,
+                 .request_id = outcome.request_id,
+                 .referer = field("Referer"),
+                 .user_agent = field("User-Agent")};
+  access_log_->append(format_access_line(access_log_->format(), r));
+}
+
+void Balancer::reopen_logs() {
+  if (access_log_) access_log_->reopen();
 }
 
 void Balancer::handle_admin(http::Request& req, http::ResponseWriter& w) {
-  if (debug_->serve_health(req, w)) return;
+  if (debug_->handler().serve_health(req, w)) return;
   std::string scratch;
   admin_->serve(req, w, normalized_path(req.target(), &scratch));
 }
@@ -235,19 +270,13 @@ void Balancer::serve() {
       wg.done();
     });
   }
-  if (debug_server_) {
-    wg.add(1);
-    runtime::go([&] {
-      (void)debug_server_->serve(debug_listener_);
-      wg.done();
-    });
-  }
+  debug_->start();
   (void)stop_.recv();
   base::log::info("shutting down: draining in-flight requests (grace {})",
                   base::format_duration(config_.shutdown_grace));
   server_->shutdown(config_.shutdown_grace);
   if (admin_server_) admin_server_->shutdown(std::chrono::seconds(1));
-  if (debug_server_) debug_server_->shutdown(std::chrono::seconds(1));
+  debug_->shutdown();
   sweeper_done.close();
   wg.wait();
 }
@@ -293,6 +322,11 @@ void Balancer::write_metrics(debug::MetricsText& m) const {
   counter("spindle_lb_panic_sweeps_total", "Sweeps that ran under the panic threshold.",
           registry_->panic_sweeps());
   counter("spindle_lb_ejections_total", "Backends ejected as outliers.", registry_->ejections());
+  if (access_log_) {
+    counter("spindle_lb_access_log_dropped_total",
+            "Access log lines dropped: the output was slower than the requests.",
+            access_log_->dropped());
+  }
   m.family("spindle_lb_request_duration_seconds", MetricType::kHistogram,
            "Proxied requests from the head read to the response written (any status).");
   m.histogram(request_seconds_.snapshot().sample());

@@ -10,10 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "debug/debug_handler.h"
+#include "debug/debug_server.h"
 #include "debug/histogram.h"
 #include "http/client.h"
 #include "http/server.h"
+#include "lb/access_log.h"
 #include "lb/admin.h"
 #include "lb/admission.h"
 #include "lb/picker.h"
@@ -52,6 +53,8 @@ struct Config {
   base::Duration shutdown_grace = std::chrono::seconds(10);
   double panic_share = 0.5;
   std::uint32_t eject_after = 5;
+  std::string access_log = "off";  // a path, "-" (stdout) or "off"
+  AccessLogFormat access_log_format = AccessLogFormat::kJson;
 };
 
 // Whether a listen address is reachable only from this host (loopback or a Unix socket).
@@ -80,6 +83,8 @@ class Balancer {
   void serve();
   // Starts the graceful shutdown (any goroutine; idempotent).
   void stop();
+  // Reopens the access log's file (SIGHUP, after logrotate moved it). Any thread.
+  void reopen_logs();
 
   Registry& registry() { return *registry_; }
   Proxy& proxy() { return *proxy_; }
@@ -88,6 +93,8 @@ class Balancer {
  private:
   void handle(http::Request& req, http::ResponseWriter& w);
   void handle_admin(http::Request& req, http::ResponseWriter& w);
+  void log_access(http::Request& req, const http::ResponseWriter& w, const ProxyOutcome& outcome,
+                  std::int64_t unix_ns, std::int64_t total_ns);
   // The debug listener's /ready: why not ready ("draining", "no healthy backend"), or "".
   std::string not_ready() const;
   void write_metrics(debug::MetricsText& m) const;
@@ -102,12 +109,11 @@ class Balancer {
   std::unique_ptr<Admin> admin_;
   net::Listener listener_;
   net::Listener admin_listener_;
-  net::Listener debug_listener_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<http::Server> admin_server_;  // with --admin-listen
-  std::unique_ptr<debug::DebugHandler> debug_;
+  std::unique_ptr<debug::DebugServer> debug_;
+  std::unique_ptr<AccessLog> access_log_;  // --access-log; null when off
   debug::Histogram request_seconds_{debug::Histogram::latency_bounds()};
-  std::unique_ptr<http::Server> debug_server_;
   std::size_t max_connections_ = 0;
   runtime::Chan<bool> stop_ = runtime::make_chan<bool>(1);
   std::atomic<bool> stopping_{false};

@@ -37,6 +37,11 @@ void take(std::vector<http::Header>& fields, std::string_view name, std::string*
 
 }  // namespace
 
+void set_request_id(ForwardedFields& out, std::string_view id) {
+  take(out.fields, "X-Request-Id", nullptr);
+  out.fields.push_back({"X-Request-Id", id});
+}
+
 void ForwardedFields::clear() {
   fields.clear();
   forwarded_for.clear();

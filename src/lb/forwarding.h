@@ -35,6 +35,10 @@ struct ForwardedFields {
 void forward_request_fields(const http::HeaderList& in, std::string_view client_ip,
                             std::string_view host, ForwardedFields& out);
 
+// Replaces any X-Request-Id in out.fields by one field with `id` (a view: it must outlive
+// the fields).
+void set_request_id(ForwardedFields& out, std::string_view id);
+
 // A request target as sent upstream. An absolute-form target ("http://host:port/p?q") names
 // the authority, which replaces the Host field (RFC 9112 §3.2.2), and goes upstream in
 // origin-form ("/p?q"). Origin-form and asterisk-form targets pass unchanged.

@@ -46,6 +46,7 @@
 
 #include <string>
 
+#include "lb/access_log.h"
 #include "lb/failure_policy.h"
 #include "lb/forwarding.h"
 
@@ -89,13 +90,14 @@ struct Upstream {
   RequestTraits traits;
 
   Upstream(http::Request& req, const UpstreamTarget& target, http::BodyFraming framing,
-           RequestBody& body) {
+           RequestBody& body, std::string_view request_id) {
     const http::RequestHead& head = req.head();
     const http::Header* host_field = head.headers.find("Host");
     const std::string_view host = !target.authority.empty() ? target.authority
                                   : host_field != nullptr   ? host_field->value
                                                             : std::string_view();
     forward_request_fields(head.headers, req.remote_ip(), host, fields);
+    set_request_id(fields, request_id);
     request.method = head.method;
     request.method_token = head.method_token;
     request.target = target.authority.empty() ? head.target : std::string_view(target.origin);
@@ -131,8 +133,15 @@ void Proxy::reply_client_error(http::ResponseWriter& w, const http::Error& e) {
 }
 
 void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
+  ProxyOutcome outcome;
+  serve(req, w, outcome);
+}
+
+void Proxy::serve(http::Request& req, http::ResponseWriter& w, ProxyOutcome& outcome) {
   stats_.requests.add();
   const http::RequestHead& head = req.head();
+  const std::string_view client_id = client_request_id(head.headers);
+  outcome.request_id = client_id.empty() ? new_request_id() : std::string(client_id);
   if (head.method == http::Method::kConnect) {
     (void)w.reply(405, "spindle-lb: CONNECT is not supported\n", kNoConnect);
     return;
@@ -185,20 +194,22 @@ void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
                   "deregistered)\n",
                   kRetryAfter);
   } else {
-    forward(req, w, *snap, target, framing, body);
+    forward(req, w, *snap, target, framing, body, outcome);
   }
   admission_.release();
+  if (outcome.backend != nullptr) outcome.snapshot = std::move(snap);
 }
 
 void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot& snap,
-                    const UpstreamTarget& target, http::BodyFraming framing, RequestBody& body) {
-  Upstream up(req, target, framing, body);
+                    const UpstreamTarget& target, http::BodyFraming framing, RequestBody& body,
+                    ProxyOutcome& outcome) {
+  Upstream up(req, target, framing, body, outcome.request_id);
   Attempts attempts;
   const Backend* avoid = nullptr;
   for (;;) {
     Backend* b = picker_.pick(snap, avoid);
     InFlight counted(b);
-    http::Result<http::ClientResponse> resp = send(*b, up.request);
+    http::Result<http::ClientResponse> resp = send(*b, up.request, outcome);
     if (resp) {
       stream_response(req, w, *resp, *b);
       return;
@@ -210,10 +221,12 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
     switch (next.step) {
       case Step::kFailover:
         stats_.failovers.add();
+        ++outcome.failovers;
         (void)body.rewind();
         break;
       case Step::kRetry:
         stats_.retries.add();
+        ++outcome.retries;
         attempts.retried = true;
         break;
       case Step::kAnswer:
@@ -227,11 +240,14 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
   }
 }
 
-http::Result<http::ClientResponse> Proxy::send(Backend& b, const http::ClientRequest& creq) {
+http::Result<http::ClientResponse> Proxy::send(Backend& b, const http::ClientRequest& creq,
+                                               ProxyOutcome& outcome) {
   const base::TimePoint start = base::Clock::now();
   http::Result<http::ClientResponse> resp = http::Client::send(*b.pool, creq);
+  const std::uint64_t latency = ns_since(start);
+  outcome.backend = &b;
+  outcome.upstream_ns = static_cast<std::int64_t>(latency);
   if (resp) {
-    const std::uint64_t latency = ns_since(start);
     Registry::record_success(b, latency);
     admission_.record_latency(latency);
     b.requests.fetch_add(1, std::memory_order_relaxed);

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <string>
 
 #include "base/stats.h"
 #include "http/client.h"
@@ -52,6 +54,16 @@ struct ProxyStatsOf {
 };
 using ProxyStats = ProxyStatsOf<base::SnapshotCells>;
 
+// What the proxy tells the access log (access_log.h) about one request.
+struct ProxyOutcome {
+  std::string request_id;  // sent upstream as X-Request-Id: the client's, or made here
+  // The last backend tried (nullptr: none); `snapshot` keeps it alive.
+  const Backend* backend = nullptr;
+  std::shared_ptr<const Snapshot> snapshot;
+  std::int64_t upstream_ns = -1;  // its attempt: sent until the response head (-1: none)
+  std::uint32_t retries = 0, failovers = 0;
+};
+
 class Proxy {
  public:
   // body: how request bodies are read (request_body.h), with their size limit.
@@ -59,14 +71,18 @@ class Proxy {
 
   // The handler: runs on the client connection's goroutine, parks on upstream I/O.
   void serve(http::Request& req, http::ResponseWriter& w);
+  // serve(), saying what happened in *outcome.
+  void serve(http::Request& req, http::ResponseWriter& w, ProxyOutcome& outcome);
   ProxyStats stats() const;
 
  private:
   // Prepare the upstream request, send it (to further backends as next_step says), answer.
   void forward(http::Request& req, http::ResponseWriter& w, const Snapshot& snap,
-               const UpstreamTarget& target, http::BodyFraming framing, RequestBody& body);
+               const UpstreamTarget& target, http::BodyFraming framing, RequestBody& body,
+               ProxyOutcome& outcome);
   // One attempt on b; a response head is its success (latency recorded).
-  http::Result<http::ClientResponse> send(Backend& b, const http::ClientRequest& creq);
+  http::Result<http::ClientResponse> send(Backend& b, const http::ClientRequest& creq,
+                                          ProxyOutcome& outcome);
   void charge(Blame blame, Backend& b);
   // The answer to a failure (next.step == kAnswer) while nothing of the response went out.
   void answer_failure(http::ResponseWriter& w, const NextStep& next, const http::Error& e,
