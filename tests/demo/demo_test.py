@@ -3,12 +3,17 @@ spindle-load ramp through them, with the reports and the scheduler trace printed
 prints answering while it lingers, and no process left behind when it ends: by itself, on
 Ctrl-C (SIGINT to the script, as a terminal sends it) or on failure (its debug address taken).
 
+The profiling commands it prints follow the debug listener's /debug/pprof/ index, checked
+against a fake listener (--pprof-commands).
+
 Each run is started in a session of its own; "left behind" means any process of that session
 still running (not a zombie) once the script has exited.
 
 Environment (set by tests/demo/CMakeLists.txt): SPINDLE_BIN, the folder holding
 spindle-lb/spindle-lb, spindle-backend/spindle-backend and spindle-load/spindle-load.
 """
+import gzip
+import http.server
 import os
 import queue
 import re
@@ -106,6 +111,40 @@ class Demo:
         self.p.stdout.close()
 
 
+class FakeDebugListener(http.server.BaseHTTPRequestHandler):
+    """A debug listener serving some profiles: a CPU and a block profile (gzipped, as
+    profile.proto is), a goroutine dump as text (and ?debug=2), an execution trace in Go's
+    format; its index also lists a heap profile that answers 404 and names a mutex profile in
+    prose. INDEX picks the index: spindle's text form or Go's HTML links."""
+    INDEX = "text"
+    TEXT_INDEX = (
+        "spindle-lb debug listener\n\n/metrics        Prometheus metrics\n"
+        "/debug/pprof/   this index\n/debug/pprof/profile  CPU profile for ?seconds=N\n"
+        "/debug/pprof/block    where goroutines waited (SPINDLE_DEBUG=blockprofilerate=NS)\n"
+        "/debug/pprof/goroutine  every goroutine\n/debug/pprof/trace  execution trace\n"
+        "/debug/pprof/heap  heap\n\nNot served yet: mutex profiles.\n")
+    HTML_INDEX = ('<html><body><a href="profile?debug=1">profile</a> '
+                  '<a href="block?debug=1">block</a> <a href="goroutine?debug=1">goroutine</a> '
+                  '<a href="trace?debug=1">trace</a> <a href="heap?debug=1">heap</a> '
+                  '<a href="cmdline?debug=1">cmdline</a></body></html>')
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        body = {
+            "/debug/pprof/": (self.TEXT_INDEX if self.INDEX == "text" else self.HTML_INDEX).encode(),
+            "/debug/pprof/profile": gzip.compress(b"cpu profile"),
+            "/debug/pprof/block": gzip.compress(b"block profile"),
+            "/debug/pprof/goroutine": b"goroutine 1 [running]:\n",
+            "/debug/pprof/trace": b"go 1.22 trace\x00\x00\x00",
+        }.get(path)
+        self.send_response(200 if body is not None else 404)
+        self.end_headers()
+        self.wfile.write(body or b"404 page not found\n")
+
+    def log_message(self, *args):
+        pass
+
+
 class DemoTest(unittest.TestCase):
     def start(self, *args):
         demo = Demo(*args)
@@ -155,6 +194,28 @@ class DemoTest(unittest.TestCase):
         # spindle-load, stopped mid-step, still wrote its page.
         with open(os.path.join(demo.out_dir, "report.html")) as f:
             self.assertIn("<svg", f.read())
+
+    def test_profiling_commands_follow_the_index(self):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeDebugListener)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        address = "127.0.0.1:%d" % server.server_address[1]
+        base = f"http://{address}/debug/pprof"
+        want = [
+            f"   go tool pprof '{base}/profile?seconds=10'",
+            f"   go tool pprof '{base}/block'",
+            "       (recorded only when the program runs with SPINDLE_DEBUG=blockprofilerate=NS)",
+            f"   curl -s '{base}/goroutine'",
+            f"   curl -s '{base}/goroutine?debug=2'   # every goroutine's stack, as text",
+            f"   curl -so trace.out '{base}/trace?seconds=5' && go tool trace trace.out",
+        ]
+        for index in ("text", "html"):
+            FakeDebugListener.INDEX = index
+            out = subprocess.run([DEMO, "--pprof-commands", address], stdout=subprocess.PIPE,
+                                 text=True, timeout=60, check=True).stdout
+            expected = want if index == "text" else [w for w in want if "recorded" not in w]
+            self.assertEqual(out.splitlines(), expected, index)
 
     def test_a_taken_debug_address_fails_clearly(self):
         taken = socket.socket()
