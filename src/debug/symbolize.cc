@@ -7,8 +7,9 @@
 // our compilers emit, and it resolves every loaded module, not only the executable.
 // Rejected: libbacktrace (no Debian development package: it ships only inside GCC's sources,
 // so we would vendor a copy); libunwind's unw_get_proc_name (symbol names only, no file:line,
-// so a second DWARF reader would be needed beside it); our own DWARF reader (the issue asks
-// for a well-kept one); backtrace_symbols (dynamic symbols only: nothing for static or
+// so a second DWARF reader would be needed beside it); our own DWARF reader (line
+// programs, ranges and inlining across DWARF 4 and 5 are a format to keep up with, not a
+// weekend's parser); backtrace_symbols (dynamic symbols only: nothing for static or
 // hidden functions, no lines).
 //
 // symbolize(): a frame's function is the symbol that contains the address (the real, not
@@ -20,7 +21,7 @@
 // from through DW_AT_call_file/DW_AT_call_line), so a lambda inlined into the Task that runs
 // it still shows.
 //
-// One Dwfl session serves the whole process under one lock; libdwfl is not thread-safe.
+// One Dwfl handle serves the whole process under one lock; libdwfl is not thread-safe.
 #include "debug/symbolize.h"
 
 #include <cxxabi.h>
