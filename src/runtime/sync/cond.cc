@@ -4,7 +4,6 @@
 
 namespace spindle::runtime {
 
-
 void Cond::wait() {
   sync_internal::Waiter w;
   w.g = current("sync: Cond.wait");

@@ -41,7 +41,6 @@
 // from a thread that is not a goroutine is fatal in current().
 #include "runtime/sync/mutex.h"
 
-
 #include "base/check.h"
 #include "runtime/scheduler.h"
 #include "runtime/timer.h"
