@@ -259,10 +259,11 @@ TEST(SysmonHandOff, GoroutinesSpawnedAcrossTheHandOffAllRunOnce) {
     for (int round = 0; round < kRounds; ++round) {
       auto& ran = runs[round];
       go([&ran, round] {
-        // ~30 us of work before each spawn: ~18 ms in all without a yield point, so sysmon
-        // takes the P in the middle of the spawns.
+        // ~50 us of work before each spawn: ~30 ms in all without a yield point, so sysmon,
+        // which may sleep 10 ms between looks and takes a P seen running for 10 ms, takes it
+        // in the middle of the spawns.
         for (int i = 0; i < kSpawns; ++i) {
-          const auto until = std::chrono::steady_clock::now() + 30us;
+          const auto until = std::chrono::steady_clock::now() + 50us;
           while (std::chrono::steady_clock::now() < until) {
           }
           go([&ran, i] { ran[i].fetch_add(1); });
@@ -297,9 +298,10 @@ TEST(SysmonHandOff, GoroutinesSpawnedAcrossTheHandOffAllRunOnce) {
   });
   set_race_hook_for_test(nullptr);
   EXPECT_EQ(bad_rounds, 0);
-  // The hand-off happened, in most rounds.
-  EXPECT_GE(rt.stats().preemptions, kRounds / 2u);
-  EXPECT_GE(hand_off::retakes.load(), kRounds / 2);
+  // The hand-off happened, in a good share of the rounds (a loaded machine can delay sysmon's
+  // looks past the end of a round).
+  EXPECT_GE(rt.stats().preemptions, kRounds / 4u);
+  EXPECT_GE(hand_off::retakes.load(), kRounds / 4);
 }
 
 // Inside blocking() the goroutine's P is revocable and unowned by scheduler code: parking,
