@@ -4,6 +4,7 @@
 
 #include "debug/process_metrics.h"
 #include "debug/runtime_metrics.h"
+#include "debug/trace_json.h"
 
 namespace spindle::debug {
 namespace {
@@ -12,7 +13,9 @@ constexpr std::string_view kRoutes =
     "/healthz        200 while the process is alive\n"
     "/ready          200 when ready for traffic, 503 and the reason when not\n"
     "/metrics        Prometheus metrics (text format 0.0.4)\n"
-    "/debug/pprof/   this index\n";
+    "/debug/pprof/   this index\n"
+    "/debug/pprof/trace?seconds=N  execution trace for N seconds (default 1): JSON for "
+    "Perfetto\n";
 
 const http::Header kText[] = {{"Content-Type", "text/plain; charset=utf-8"}};
 
@@ -31,9 +34,7 @@ std::string DebugHandler::metrics_text() {
 void DebugHandler::index(http::ResponseWriter& w) {
   std::string body = options_.program + " debug listener\n\n";
   body += kRoutes;
-  body +=
-      "\nNot served yet: goroutine dumps, CPU, heap, block and mutex profiles, execution "
-      "traces.\n";
+  body += "\nNot served yet: goroutine dumps, CPU, heap, block and mutex profiles.\n";
   (void)w.reply(200, body, kText);
 }
 
@@ -72,9 +73,14 @@ bool DebugHandler::serve_health(http::Request& req, http::ResponseWriter& w) {
 bool DebugHandler::serve(http::Request& req, http::ResponseWriter& w) {
   if (serve_health(req, w)) return true;
   const std::string_view path = path_of(req);
-  if (path != "/metrics" && path != "/debug/pprof/" && path != "/debug/pprof") return false;
+  if (path != "/metrics" && path != "/debug/pprof/" && path != "/debug/pprof" &&
+      path != "/debug/pprof/trace") {
+    return false;
+  }
   if (!readable(req, w)) return true;
-  if (path == "/metrics") {
+  if (path == "/debug/pprof/trace") {
+    serve_execution_trace(req.target(), w);
+  } else if (path == "/metrics") {
     const std::string body = metrics_text();
     (void)w.reply(200, body, {{"Content-Type", kMetricsContentType}});
   } else {

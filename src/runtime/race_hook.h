@@ -26,6 +26,8 @@ enum class RacePoint : uint8_t {
   kReadHookDisarm,    // poll_disarm_read_hook: about to take the hook back (obj: pd)
   kDropPRecheck,      // stop_spinning_and_recheck: P released, still spinning, about to stop
   kSysmonDeepSleep,   // sysmon: every P idle for a while, about to sleep until woken
+  kTraceRecord,       // trace::record: an event is in its ring slot, not yet published
+  kTraceDrain,        // trace Session::drain: a ring's events copied, its slots not yet freed
 };
 
 // Called at each point with the object named above. Runs on whatever thread reaches the point
