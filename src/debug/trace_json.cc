@@ -204,7 +204,7 @@ class Builder {
     started_.insert(tid);
     Running r{g, t_.start_ns, tid, p, 0, nullptr};
     on_m_[tid] = r;
-    if (p >= 0 && on_p_.count(p) == 0) on_p_[p] = r;
+    if (p >= 0 && p_used_.insert(p).second) on_p_[p] = r;  // no other slice on that P yet
   }
 
   void start(const Event& e, int tid) {
@@ -218,6 +218,7 @@ class Builder {
       pending_.erase(it);
     }
     if (e.p >= 0) {
+      p_used_.insert(e.p);
       if (auto it = on_p_.find(e.p); it != on_p_.end()) end_p(it->second, e.ts, "P taken");
       on_p_[e.p] = r;
       r.flow = 0;  // the arrow ends on the P's timeline (on the M's only if there is no P)
@@ -318,6 +319,7 @@ class Builder {
   std::set<int> tids_;
   std::set<int> started_;  // M timelines on which a goroutine started during the trace
   std::set<int> ps_;
+  std::set<int> p_used_;  // Ps on which a goroutine slice began
   uint64_t flows_ = 0;
 };
 

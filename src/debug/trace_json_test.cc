@@ -42,6 +42,36 @@ bool inside(const json& slice, double ts) {
   return ts >= start && ts <= start + slice["dur"].get<double>();
 }
 
+// Slices on one timeline must nest (viewers drop or misdraw ones that overlap partly), and on
+// a P's timeline (pid 0) not even that: a P runs one goroutine at a time. Times are compared
+// in integer nanoseconds, as Perfetto reads them.
+void expect_nested(const json& trace) {
+  std::map<std::pair<int, int>, std::vector<std::pair<int64_t, int64_t>>> by_track;
+  for (const json& e : trace["traceEvents"]) {
+    if (e["ph"] != "X") continue;
+    const auto ns = [](double us) { return static_cast<int64_t>(us * 1000 + 0.5); };
+    const int64_t start = ns(e["ts"].get<double>());
+    by_track[{e["pid"].get<int>(), e["tid"].get<int>()}].push_back(
+        {start, start + ns(e["dur"].get<double>())});
+  }
+  for (auto& [track, slices] : by_track) {
+    std::sort(slices.begin(), slices.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first < b.first : a.second > b.second;
+    });
+    std::vector<int64_t> open;  // ends of the enclosing slices
+    for (const auto& [start, end] : slices) {
+      while (!open.empty() && open.back() <= start) open.pop_back();
+      if (!open.empty()) {
+        EXPECT_LE(end, open.back()) << "slices overlap on pid " << track.first << " tid "
+                                    << track.second << " at " << start;
+        EXPECT_NE(track.first, 0) << "two goroutines at once on P" << track.second << " at "
+                                  << start;
+      }
+      open.push_back(end);
+    }
+  }
+}
+
 bool parked_on_chan(const json& slice) {
   return slice["args"]["end"] == "park: chan receive" || slice["args"]["end"] == "park: chan send";
 }
@@ -84,6 +114,7 @@ TEST(ExecutionTrace, PingPongParksUnparksAndRunsWithFlows) {
   const json trace = parse(text);
   ASSERT_TRUE(trace.contains("traceEvents"));
   EXPECT_EQ(trace["otherData"]["dropped_events"], 0);
+  expect_nested(trace);
   const std::string ga = "G" + std::to_string(a);
   const std::string gb = "G" + std::to_string(b);
 
@@ -140,6 +171,37 @@ TEST(ExecutionTrace, PingPongParksUnparksAndRunsWithFlows) {
   EXPECT_EQ(events(trace, "f", "create").size(), 2u);
 }
 
+runtime::trace::Event event(int64_t ts, runtime::trace::EventType type, uint64_t g, int tid, int p,
+                            uint64_t arg = 0, uint8_t detail = 0) {
+  return {ts, g, arg, static_cast<int16_t>(tid), static_cast<int16_t>(p), type, detail};
+}
+
+// Goroutine 1 was running on M0 when the trace started and shows up only later, with the P
+// its M last held (sysmon had meanwhile given that P to M1, which ran goroutine 5 on it). Its
+// slice starts with the trace on M0, but not on P0, which was busy with goroutine 5.
+TEST(ExecutionTrace, RunningAtTheStartDoesNotClaimABusyP) {
+  using runtime::trace::EventType;
+  runtime::trace::Trace t;
+  t.start_ns = 1'000;
+  t.end_ns = 100'000;
+  t.procs = 1;
+  t.events = {
+      event(10'000, EventType::kGoStart, 5, 1, 0),
+      event(20'000, EventType::kGoStop, 5, 1, 0, 0, 1),
+      event(30'000, EventType::kGoCreate, 7, 0, 0, 1),
+      event(40'000, EventType::kGoStop, 1, 0, 0, 0, 2),
+  };
+  const json trace = parse(chrome_trace_json(t));
+  expect_nested(trace);
+  const std::vector<json> g1 = events(trace, "X", "G1");
+  ASSERT_EQ(g1.size(), 1u) << trace.dump();
+  EXPECT_EQ(g1[0]["pid"], 1);
+  EXPECT_EQ(g1[0]["ts"], 0.0);
+  EXPECT_EQ(g1[0]["dur"], 39.0);
+  EXPECT_EQ(g1[0]["args"]["end"], "yield");
+  EXPECT_EQ(events(trace, "i", "create G7").size(), 1u);
+}
+
 // Four goroutines that each wait (up to a second) until all four run at once, in a trace of
 // their own: every P's timeline gets a slice. A P may also go unused when sysmon hands a long
 // runner's P to the last of them (a slow machine, TSan), so up to 10 traces are taken until one
@@ -174,6 +236,7 @@ TEST(ExecutionTrace, EveryPHasEvents) {
   json trace;
   for (int attempt = 0; attempt < 10 && ps_with_slices.size() < kProcs; ++attempt) {
     trace = parse(four_at_once(kProcs));
+    expect_nested(trace);
     ps_with_slices.clear();
     for (const json& s : events(trace, "X")) {
       if (s["pid"] == 0) ps_with_slices.insert(s["tid"].get<int>());
@@ -216,6 +279,7 @@ TEST(ExecutionTrace, Endpoint) {
     EXPECT_NE(ok.find("Content-Type: application/json"), std::string::npos);
     const json trace = parse(ok.substr(ok.find("\r\n\r\n") + 4));
     EXPECT_FALSE(events(trace, "X").empty()) << "the server's own goroutines ran";
+    expect_nested(trace);
 
     for (const char* bad : {"abc", "0", "61", "1x", "-1"}) {
       const std::string r = get(s, std::string("/debug/pprof/trace?seconds=") + bad);
