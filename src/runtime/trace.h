@@ -7,7 +7,7 @@
 // No read-modify-write, no fence, no store.
 //
 // Recording. Each thread that records (every M, sysmon, a thread outside the runtime that
-// readies a goroutine) owns one Buffer, a single-producer single-consumer ring of kRingSize
+// readies a goroutine) owns one ring, a single-producer single-consumer ring of kRingSize
 // events; only that thread writes it. Per thread rather than per P because a P changes hands
 // under a running M (sysmon takes it from a blocking call while the M keeps running and
 // recording): a per-P ring would have two writers. Each event names its M and P, so the JSON
@@ -26,11 +26,12 @@
 //      sees its ring's new `read`). Stop: `enabled` = false, then a last drain. A hook that
 //      loaded true just before the stop may write after the last drain: that event is lost
 //      (never copied, not counted) and, being older than the next trace's start, is filtered
-//      out by timestamp then. No thread is stopped, no lock is taken on the recording path.
-// Rings are allocated when a thread first records during a trace and kept for the thread's
-// life (a thread that exits returns its ring for reuse), so memory is kRingSize * 32 bytes per
-// recording thread plus the collector's copy, capped at Session's max_events; beyond the cap
-// events are dropped and counted too.
+//      out by timestamp then. No thread is stopped, and the recording path takes no lock except
+//      at a thread's first event, which registers its ring.
+// Rings are allocated when a thread first records during a trace and never freed (a thread
+// that exits returns its ring for the next new thread), so memory is kRingSize * 32 bytes per
+// thread that recorded at once, plus the collector's copy, capped at Session's max_events;
+// beyond the cap events are dropped and counted too.
 //
 // Rejected: per-P rings (two writers, above); one shared ring with an atomic index (an RMW per
 // event on a contended line); stopping the world to collect (the point is to watch a running
