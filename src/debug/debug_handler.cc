@@ -5,6 +5,7 @@
 #include "debug/goroutine_dump.h"
 #include "debug/process_metrics.h"
 #include "debug/runtime_metrics.h"
+#include "debug/trace_json.h"
 
 namespace spindle::debug {
 namespace {
@@ -15,7 +16,9 @@ constexpr std::string_view kRoutes =
     "/metrics        Prometheus metrics (text format 0.0.4)\n"
     "/debug/pprof/   this index\n"
     "/debug/pprof/goroutine?debug=1   goroutines grouped by stack, with counts\n"
-    "/debug/pprof/goroutine?debug=2   every goroutine: state, wait, stack, creator\n";
+    "/debug/pprof/goroutine?debug=2   every goroutine: state, wait, stack, creator\n"
+    "/debug/pprof/trace?seconds=N     execution trace for N seconds (default 1): JSON for "
+    "Perfetto\n";
 
 const http::Header kText[] = {{"Content-Type", "text/plain; charset=utf-8"}};
 
@@ -35,8 +38,8 @@ void DebugHandler::index(http::ResponseWriter& w) {
   std::string body = options_.program + " debug listener\n\n";
   body += kRoutes;
   body +=
-      "\nNot served yet: CPU, heap, block and mutex profiles, execution traces, the goroutine "
-      "profile in pprof's protobuf format (debug=0).\n";
+      "\nNot served yet: CPU, heap, block and mutex profiles, the goroutine profile in pprof's "
+      "protobuf format (debug=0).\n";
   (void)w.reply(200, body, kText);
 }
 
@@ -76,7 +79,7 @@ bool DebugHandler::serve(http::Request& req, http::ResponseWriter& w) {
   if (serve_health(req, w)) return true;
   const std::string_view path = path_of(req);
   if (path != "/metrics" && path != "/debug/pprof/" && path != "/debug/pprof" &&
-      path != "/debug/pprof/goroutine") {
+      path != "/debug/pprof/goroutine" && path != "/debug/pprof/trace") {
     return false;
   }
   if (!readable(req, w)) return true;
@@ -84,6 +87,8 @@ bool DebugHandler::serve(http::Request& req, http::ResponseWriter& w) {
     const size_t q = req.target().find('?');
     const Page page = goroutine_page(q == std::string_view::npos ? "" : req.target().substr(q + 1));
     (void)w.reply(page.status, page.body, kText);
+  } else if (path == "/debug/pprof/trace") {
+    serve_execution_trace(req.target(), w);
   } else if (path == "/metrics") {
     const std::string body = metrics_text();
     (void)w.reply(200, body, {{"Content-Type", kMetricsContentType}});

@@ -36,6 +36,7 @@
 #include "base/check.h"
 #include "runtime/race_hook.h"
 #include "runtime/scheduler_internal.h"
+#include "runtime/trace.h"
 
 #if defined(SPINDLE_ASAN)
 #include <sanitizer/asan_interface.h>
@@ -46,6 +47,11 @@
 #endif
 
 namespace spindle::runtime {
+
+static_assert(static_cast<int>(trace::StopWhy::kExit) == static_cast<int>(AfterSwitch::kExit) &&
+                  static_cast<int>(trace::StopWhy::kBlockingNoP) ==
+                      static_cast<int>(AfterSwitch::kExitBlocking),
+              "the tracer reads Machine::after as a StopWhy");
 
 void Machine::thread_main() {
   set_this_m(this);
@@ -150,7 +156,10 @@ Goroutine* Machine::find_local() {
 // The one place a goroutine is stolen: half of victim's queue into ours, one returned.
 Goroutine* Machine::steal_from(Processor* victim, bool take_runnext) {
   Goroutine* g = victim->runq.steal_half_into(p->runq, take_runnext);
-  if (g != nullptr) sched_.steals_.fetch_add(1, std::memory_order_relaxed);
+  if (g != nullptr) {
+    sched_.steals_.fetch_add(1, std::memory_order_relaxed);
+    trace::event(trace::EventType::kSteal, static_cast<uint64_t>(victim->id));
+  }
   return g;
 }
 
@@ -218,6 +227,7 @@ void Machine::execute(Goroutine* g) {
   curg = g;
   g->status.store(GStatus::kRunning, std::memory_order_release);
   sched_.scan_gate_.enter_running(g);  // waits while a goroutine dump reads stacks
+  trace::go_start(g);
   if (g->ctx.sp == nullptr) {
     if (!g->stack.valid()) g->stack = sched_.cache_.get_stack(p->cache);
 #if defined(SPINDLE_ASAN)
@@ -244,6 +254,7 @@ void Machine::execute(Goroutine* g) {
   __sanitizer_finish_switch_fiber(asan_fake_stack, nullptr, nullptr);
 #endif
   curg = nullptr;
+  trace::go_stop(g, static_cast<uint8_t>(after));
 }
 
 // On g0, right after g switched back: finish its transition. Returns a goroutine to run at

@@ -45,6 +45,7 @@
 #include "base/check.h"
 #include "base/spin_lock.h"
 #include "runtime/scheduler_internal.h"
+#include "runtime/trace.h"
 
 namespace spindle::runtime {
 
@@ -286,6 +287,7 @@ void Scheduler::init_goroutine(Goroutine* g, uint64_t id, base::Task fn, uintptr
   g->status.store(status, std::memory_order_release);  // last: a dump may read g from here
   live_.fetch_add(1, std::memory_order_relaxed);
   created_.fetch_add(1, std::memory_order_relaxed);
+  trace::go_create(g);
 }
 
 Goroutine* Scheduler::spawn(base::Task fn, uintptr_t created_pc) {
