@@ -4,3 +4,6 @@
 if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-gdwarf-aranges>)
 endif()
+# Frame pointers everywhere, leaf functions included: the CPU, block and mutex profiles walk
+# stacks by them (src/runtime/profile/frames.h).
+add_compile_options(-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer)

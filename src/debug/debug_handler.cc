@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "debug/pprof_pages.h"
 #include "debug/process_metrics.h"
 #include "debug/runtime_metrics.h"
 
@@ -12,7 +13,11 @@ constexpr std::string_view kRoutes =
     "/healthz        200 while the process is alive\n"
     "/ready          200 when ready for traffic, 503 and the reason when not\n"
     "/metrics        Prometheus metrics (text format 0.0.4)\n"
-    "/debug/pprof/   this index\n";
+    "/debug/pprof/   this index\n"
+    "/debug/pprof/profile  CPU profile for ?seconds=N (default 30)\n"
+    "/debug/pprof/block    where goroutines waited (SPINDLE_DEBUG=blockprofilerate=NS)\n"
+    "/debug/pprof/mutex    holders of contended mutexes (SPINDLE_DEBUG=mutexprofilefraction=N)\n"
+    "/debug/pprof/symbol   addresses to function names, for pprof\n";
 
 const http::Header kText[] = {{"Content-Type", "text/plain; charset=utf-8"}};
 
@@ -31,9 +36,7 @@ std::string DebugHandler::metrics_text() {
 void DebugHandler::index(http::ResponseWriter& w) {
   std::string body = options_.program + " debug listener\n\n";
   body += kRoutes;
-  body +=
-      "\nNot served yet: goroutine dumps, CPU, heap, block and mutex profiles, execution "
-      "traces.\n";
+  body += "\nNot served yet: goroutine dumps, heap profiles, execution traces.\n";
   (void)w.reply(200, body, kText);
 }
 
@@ -72,7 +75,14 @@ bool DebugHandler::serve_health(http::Request& req, http::ResponseWriter& w) {
 bool DebugHandler::serve(http::Request& req, http::ResponseWriter& w) {
   if (serve_health(req, w)) return true;
   const std::string_view path = path_of(req);
-  if (path != "/metrics" && path != "/debug/pprof/" && path != "/debug/pprof") return false;
+  const bool profile = is_pprof_page(path);
+  if (path != "/metrics" && path != "/debug/pprof/" && path != "/debug/pprof" && !profile) {
+    return false;
+  }
+  if (profile) {
+    serve_pprof_page(path, req, w);  // checks the method itself (symbol takes POST)
+    return true;
+  }
   if (!readable(req, w)) return true;
   if (path == "/metrics") {
     const std::string body = metrics_text();

@@ -34,6 +34,8 @@
 #include <cstdlib>
 
 #include "base/check.h"
+#include "runtime/profile/cpu_profile.h"
+#include "runtime/profile/labels.h"
 #include "runtime/race_hook.h"
 #include "runtime/scheduler_internal.h"
 
@@ -67,8 +69,10 @@ void Machine::thread_main() {
 #if defined(SPINDLE_TSAN)
   tsan_fiber = __tsan_get_current_fiber();
 #endif
+  profiled_thread_start();
   acquire_nextp();
   run();
+  profiled_thread_exit();
   ss.ss_flags = SS_DISABLE;
   sigaltstack(&ss, nullptr);
   std::free(signal_stack);
@@ -289,6 +293,7 @@ void Machine::finish_exit(Goroutine* g) {
   if (locked_g == g) locked_g = nullptr;
   g->locked_m = nullptr;
   g->lock_count = 0;
+  label_release(g->labels.exchange(nullptr, std::memory_order_relaxed));
   g->status.store(GStatus::kDead, std::memory_order_relaxed);
 #if defined(SPINDLE_TSAN)
   __tsan_destroy_fiber(g->tsan_fiber);

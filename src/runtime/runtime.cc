@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "runtime/profile/wait_profile.h"
 #include "runtime/scheduler_internal.h"
 
 namespace spindle::runtime {
@@ -85,6 +86,11 @@ Runtime::Runtime(Options options) {
   int procs = options.procs > 0 ? options.procs : default_procs();
   sched_ = new Scheduler(procs, resolve_stack_size(options.stack_size),
                          resolve_shards(options.netpoll_shards, procs));
+  const DebugSettings& d = sched_->debug();
+  if (d.blockprofilerate > 0) set_block_profile_rate(d.blockprofilerate);
+  if (d.mutexprofilefraction > 0) {
+    set_mutex_profile_fraction(static_cast<int>(d.mutexprofilefraction));
+  }
 }
 
 Runtime::~Runtime() { delete sched_; }
