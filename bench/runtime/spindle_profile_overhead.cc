@@ -4,7 +4,13 @@
 // and the medians' ratio. Workloads: `compute` (one goroutine per processor multiplying in
 // a loop, yielding every ~1 ms: almost all time in user code) and `skynet` (Go's skynet: a
 // tree of 1M goroutines summing over channels: almost all time in the scheduler).
-// Usage: spindle-profile-overhead [compute|skynet] [--runs N]
+// `signal` measures one sample directly: the thread sends itself SIGPROF 100,000 times with a
+// profile running (delivery, the handler's walk and ring write, the drains) and prints the
+// nanoseconds per signal.
+// --hz sets the sampling rate (the kernel's tick, 250 Hz on Debian, caps what it delivers).
+// Usage: spindle-profile-overhead [compute|skynet|signal] [--runs N] [--hz N]
+#include <pthread.h>
+#include <signal.h>
 #include <time.h>
 
 #include <algorithm>
@@ -81,7 +87,7 @@ struct Run {
 };
 
 // One run of the workload, profiled or not, in its own Runtime.
-Run run_once(const std::string& workload, bool profiled) {
+Run run_once(const std::string& workload, bool profiled, int hz) {
   Runtime rt;
   Run r{0, 0, 0};
   rt.run([&] {
@@ -89,7 +95,7 @@ Run run_once(const std::string& workload, bool profiled) {
     std::atomic<bool> done{false};
     WaitGroup collector;
     if (profiled) {
-      prof = CpuProfiler::start(CpuProfiler::kDefaultHz);
+      prof = CpuProfiler::start(hz);
       collector.add(1);
       go([&] {  // drains the rings every 100 ms, as the debug page does
         while (!done) {
@@ -118,6 +124,33 @@ Run run_once(const std::string& workload, bool profiled) {
   return r;
 }
 
+// ns per SIGPROF the calling M sends itself while a profile runs (at 1 Hz, so the timer adds
+// next to nothing), draining the rings every 128 signals as the page's goroutine would.
+// profiled false: the same signals with no profile running (the handler returns at once), which
+// is the kernel's delivery alone.
+__attribute__((noinline)) double signal_cost(bool profiled) {
+  double ns = 0;
+  Runtime rt;
+  rt.run([&] {
+    std::unique_ptr<CpuProfiler> prof = CpuProfiler::start(1);
+    if (!profiled) prof->stop();
+    constexpr int kSignals = 100'000;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 1; i <= kSignals; ++i) {
+      pthread_kill(pthread_self(), SIGPROF);
+      if (i % 128 == 0) prof->collect();
+    }
+    ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() /
+         kSignals;
+    prof->stop();
+    if (profiled) {
+      std::printf("signal samples=%lld lost=%llu\n", static_cast<long long>(prof->samples()),
+                  static_cast<unsigned long long>(prof->lost()));
+    }
+  });
+  return ns;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -128,20 +161,33 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   std::string workload = "compute";
   int runs = 5;
+  int hz = CpuProfiler::kDefaultHz;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
       runs = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--hz") == 0 && i + 1 < argc) {
+      hz = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "signal") == 0) {
+      workload = argv[i];
     } else if (std::strcmp(argv[i], "compute") == 0 || std::strcmp(argv[i], "skynet") == 0) {
       workload = argv[i];
     } else {
-      std::fprintf(stderr, "usage: %s [compute|skynet] [--runs N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [compute|skynet|signal] [--runs N] [--hz N]\n", argv[0]);
       return 2;
     }
+  }
+  if (workload == "signal") {
+    for (int i = 0; i < runs; ++i) {
+      const double off = signal_cost(false);
+      const double on = signal_cost(true);
+      std::printf("RESULT signal_ns_profiled %.0f signal_ns_delivery_only %.0f\n", on, off);
+    }
+    return 0;
   }
   std::vector<double> wall[2], cpu[2];
   for (int i = 0; i < runs; ++i) {
     for (int profiled = 0; profiled < 2; ++profiled) {
-      const Run r = run_once(workload, profiled == 1);
+      const Run r = run_once(workload, profiled == 1, hz);
       wall[profiled].push_back(r.wall);
       cpu[profiled].push_back(r.cpu);
       std::printf("%s run %d profile=%s wall=%.3fs cpu=%.3fs samples=%lld\n", workload.c_str(), i,
