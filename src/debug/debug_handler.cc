@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "debug/goroutine_dump.h"
+#include "debug/pprof_pages.h"
 #include "debug/process_metrics.h"
 #include "debug/runtime_metrics.h"
 #include "debug/trace_json.h"
@@ -15,10 +16,14 @@ constexpr std::string_view kRoutes =
     "/ready          200 when ready for traffic, 503 and the reason when not\n"
     "/metrics        Prometheus metrics (text format 0.0.4)\n"
     "/debug/pprof/   this index\n"
+    "/debug/pprof/profile  CPU profile for ?seconds=N (default 30)\n"
+    "/debug/pprof/block    where goroutines waited (SPINDLE_DEBUG=blockprofilerate=NS)\n"
+    "/debug/pprof/mutex    holders of contended mutexes (SPINDLE_DEBUG=mutexprofilefraction=N)\n"
     "/debug/pprof/goroutine?debug=1   goroutines grouped by stack, with counts\n"
     "/debug/pprof/goroutine?debug=2   every goroutine: state, wait, stack, creator\n"
     "/debug/pprof/trace?seconds=N     execution trace for N seconds (default 1): JSON for "
-    "Perfetto\n";
+    "Perfetto\n"
+    "/debug/pprof/symbol   addresses to function names, for pprof\n";
 
 const http::Header kText[] = {{"Content-Type", "text/plain; charset=utf-8"}};
 
@@ -38,8 +43,8 @@ void DebugHandler::index(http::ResponseWriter& w) {
   std::string body = options_.program + " debug listener\n\n";
   body += kRoutes;
   body +=
-      "\nNot served yet: CPU, heap, block and mutex profiles, the goroutine profile in pprof's "
-      "protobuf format (debug=0).\n";
+      "\nNot served yet: heap profiles, the goroutine profile in pprof's protobuf format "
+      "(debug=0).\n";
   (void)w.reply(200, body, kText);
 }
 
@@ -78,9 +83,14 @@ bool DebugHandler::serve_health(http::Request& req, http::ResponseWriter& w) {
 bool DebugHandler::serve(http::Request& req, http::ResponseWriter& w) {
   if (serve_health(req, w)) return true;
   const std::string_view path = path_of(req);
+  const bool profile = is_pprof_page(path);
   if (path != "/metrics" && path != "/debug/pprof/" && path != "/debug/pprof" &&
-      path != "/debug/pprof/goroutine" && path != "/debug/pprof/trace") {
+      path != "/debug/pprof/goroutine" && path != "/debug/pprof/trace" && !profile) {
     return false;
+  }
+  if (profile) {
+    serve_pprof_page(path, req, w);  // checks the method itself (symbol takes POST)
+    return true;
   }
   if (!readable(req, w)) return true;
   if (path == "/debug/pprof/goroutine") {

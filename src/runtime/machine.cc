@@ -34,6 +34,8 @@
 #include <cstdlib>
 
 #include "base/check.h"
+#include "runtime/profile/cpu_profile.h"
+#include "runtime/profile/labels.h"
 #include "runtime/race_hook.h"
 #include "runtime/scheduler_internal.h"
 #include "runtime/trace.h"
@@ -73,8 +75,10 @@ void Machine::thread_main() {
 #if defined(SPINDLE_TSAN)
   tsan_fiber = __tsan_get_current_fiber();
 #endif
+  profiled_thread_start();
   acquire_nextp();
   run();
+  profiled_thread_exit();
   ss.ss_flags = SS_DISABLE;
   sigaltstack(&ss, nullptr);
   std::free(signal_stack);
@@ -301,6 +305,7 @@ void Machine::finish_exit(Goroutine* g) {
   if (locked_g == g) locked_g = nullptr;
   g->locked_m = nullptr;
   g->lock_count = 0;
+  label_release(g->labels.exchange(nullptr, std::memory_order_relaxed));
   g->status.store(GStatus::kDead, std::memory_order_release);
   sched_.scan_gate_.enter_dead();  // a goroutine dump may still read g: reuse it after
 #if defined(SPINDLE_TSAN)

@@ -34,6 +34,7 @@
 #include <string>
 
 #include "base/check.h"
+#include "runtime/profile/cpu_profile.h"
 #include "runtime/scheduler_internal.h"
 #include "runtime/trace.h"
 
@@ -63,7 +64,11 @@ constexpr size_t kScavengePerRound = 256;
 }  // namespace
 
 void Sysmon::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    profiled_thread_start();  // sysmon's CPU shows in CPU profiles too
+    run();
+    profiled_thread_exit();
+  });
 }
 
 void Sysmon::stop() {
