@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "debug/goroutine_dump.h"
+#include "debug/pages.h"
 #include "debug/pprof_pages.h"
 #include "debug/process_metrics.h"
 #include "debug/runtime_metrics.h"
@@ -24,8 +25,6 @@ constexpr std::string_view kRoutes =
     "/debug/pprof/trace?seconds=N     execution trace for N seconds (default 1): JSON for "
     "Perfetto\n"
     "/debug/pprof/symbol   addresses to function names, for pprof\n";
-
-const http::Header kText[] = {{"Content-Type", "text/plain; charset=utf-8"}};
 
 }  // namespace
 
@@ -94,8 +93,7 @@ bool DebugHandler::serve(http::Request& req, http::ResponseWriter& w) {
   }
   if (!readable(req, w)) return true;
   if (path == "/debug/pprof/goroutine") {
-    const size_t q = req.target().find('?');
-    const Page page = goroutine_page(q == std::string_view::npos ? "" : req.target().substr(q + 1));
+    const Page page = goroutine_page(query_of(req.target()));
     (void)w.reply(page.status, page.body, kText);
   } else if (path == "/debug/pprof/trace") {
     serve_execution_trace(req.target(), w);

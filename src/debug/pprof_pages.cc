@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "debug/pages.h"
 #include "debug/symbolize.h"
 #include "runtime/blocking.h"
 #include "runtime/time.h"
@@ -18,30 +19,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const http::Header kText[] = {{"Content-Type", "text/plain; charset=utf-8"},
-                              {"X-Content-Type-Options", "nosniff"}};
-
-// The value of `key` in the target's query (no percent-decoding: the values here are numbers).
-std::optional<std::string_view> query_value(std::string_view target, std::string_view key) {
-  const size_t q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    const size_t amp = rest.find('&');
-    const std::string_view item = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    const size_t eq = item.find('=');
-    if (item.substr(0, eq) == key) {
-      return eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
-    }
-  }
-  return std::nullopt;
-}
+const http::Header kTextNoSniff[] = {{"Content-Type", "text/plain; charset=utf-8"},
+                                     {"X-Content-Type-Options", "nosniff"}};
 
 // A non-negative integer query value, or `fallback` when absent or malformed (Go's pages
 // fall back the same way).
 int64_t query_int(std::string_view target, std::string_view key, int64_t fallback) {
-  const std::optional<std::string_view> v = query_value(target, key);
+  const std::optional<std::string_view> v = query_value(query_of(target), key);
   if (!v) return fallback;
   int64_t n = 0;
   const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
@@ -68,7 +52,7 @@ void serve_cpu_profile(http::Request& req, http::ResponseWriter& w) {
   std::unique_ptr<runtime::CpuProfiler> prof = runtime::CpuProfiler::start();
   if (prof == nullptr) {
     (void)w.reply(409, "Could not enable CPU profiling: a CPU profile is already in progress\n",
-                  kText);
+                  kTextNoSniff);
     return;
   }
   const int64_t start_unix = unix_now_ns();
@@ -95,7 +79,7 @@ void serve_wait_profile(WaitProfileKind kind, http::Request& req, http::Response
       kind == WaitProfileKind::kBlock ? runtime::block_profile() : runtime::mutex_profile();
   if (query_int(req.target(), "debug", 0) > 0) {
     const std::string text = runtime::blocking([&] { return wait_profile_text(kind, records); });
-    (void)w.reply(200, text, kText);
+    (void)w.reply(200, text, kTextNoSniff);
     return;
   }
   const Profile p = wait_profile(kind, records);
@@ -113,7 +97,7 @@ void serve_symbol(http::Request& req, http::ResponseWriter& w) {
       if (!chunk) return;  // the connection failed: nobody to answer
       if (chunk->empty()) break;
       if (input.size() + chunk->size() > kMaxInput) {
-        (void)w.reply(413, "at most 1 MiB of addresses\n", kText);
+        (void)w.reply(413, "at most 1 MiB of addresses\n", kTextNoSniff);
         return;
       }
       input.append(*chunk);
@@ -140,7 +124,7 @@ void serve_symbol(http::Request& req, http::ResponseWriter& w) {
     std::snprintf(buf, sizeof buf, "%#" PRIxPTR " ", f.pc);
     out += buf + function_without_parameters(f.function) + "\n";
   }
-  (void)w.reply(200, out, kText);
+  (void)w.reply(200, out, kTextNoSniff);
 }
 
 }  // namespace
@@ -226,7 +210,7 @@ void serve_pprof_page(std::string_view path, http::Request& req, http::ResponseW
   if (m != http::Method::kGet && m != http::Method::kHead &&
       !(symbol && m == http::Method::kPost)) {
     (void)w.reply(405, symbol ? "only GET, HEAD and POST\n" : "only GET and HEAD\n",
-                  {{"Allow", symbol ? "GET, HEAD, POST" : "GET, HEAD"}, kText[0]});
+                  {{"Allow", symbol ? "GET, HEAD, POST" : "GET, HEAD"}, kTextNoSniff[0]});
     return;
   }
   if (symbol) {

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "base/time.h"
+#include "debug/pages.h"
 #include "runtime/time.h"
 
 namespace spindle::debug {
@@ -327,32 +328,9 @@ class Builder {
 
 std::string chrome_trace_json(runtime::trace::Trace trace) { return Builder(trace).build(); }
 
-namespace {
-
-// The value of `key` in the target's query ("" if absent).
-std::string_view query_value(std::string_view target, std::string_view key) {
-  const size_t q = target.find('?');
-  if (q == std::string_view::npos) return {};
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    const size_t amp = rest.find('&');
-    const std::string_view pair = rest.substr(0, amp);
-    if (pair.size() > key.size() && pair.starts_with(key) && pair[key.size()] == '=') {
-      return pair.substr(key.size() + 1);
-    }
-    if (amp == std::string_view::npos) break;
-    rest.remove_prefix(amp + 1);
-  }
-  return {};
-}
-
-const http::Header kText[] = {{"Content-Type", "text/plain; charset=utf-8"}};
-
-}  // namespace
-
 void serve_execution_trace(std::string_view target, http::ResponseWriter& w) {
   double seconds = 1;
-  const std::string_view given = query_value(target, "seconds");
+  const std::string_view given = query_value(query_of(target), "seconds").value_or("");
   if (!given.empty()) {
     const auto [end, ec] = std::from_chars(given.data(), given.data() + given.size(), seconds);
     if (ec != std::errc() || end != given.data() + given.size() || !(seconds >= 0.001) ||

@@ -183,26 +183,22 @@ void disarm(ProfiledThread* t) {
 // ---------------------------------------------------------------------------------------------
 // Aggregation
 
-namespace {
-
-struct Key {
-  std::vector<uintptr_t> pcs;
-  uint64_t goroutine = 0;
-  const LabelSetRep* labels = nullptr;  // compared by identity; the aggregate holds a reference
-  bool operator==(const Key&) const = default;
-};
-
-struct KeyHash {
-  size_t operator()(const Key& k) const {
-    uint64_t h = k.goroutine * 0x9E3779B97F4A7C15ull ^ reinterpret_cast<uintptr_t>(k.labels);
-    for (uintptr_t pc : k.pcs) h = (h ^ pc) * 0x100000001B3ull;
-    return static_cast<size_t>(h);
-  }
-};
-
-}  // namespace
-
 struct CpuProfiler::Aggregate {
+  struct Key {
+    std::vector<uintptr_t> pcs;
+    uint64_t goroutine = 0;
+    const LabelSetRep* labels = nullptr;  // compared by identity; the aggregate holds a reference
+    bool operator==(const Key&) const = default;
+  };
+
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      uint64_t h = k.goroutine * 0x9E3779B97F4A7C15ull ^ reinterpret_cast<uintptr_t>(k.labels);
+      for (uintptr_t pc : k.pcs) h = (h ^ pc) * 0x100000001B3ull;
+      return static_cast<size_t>(h);
+    }
+  };
+
   uint64_t gen = 0;
   int64_t samples = 0;
   std::unordered_map<Key, int64_t, KeyHash> counts;

@@ -41,19 +41,12 @@
 // from a thread that is not a goroutine is fatal in current().
 #include "runtime/sync/mutex.h"
 
-#include <chrono>
-
 #include "base/check.h"
 #include "runtime/scheduler.h"
+#include "runtime/timer.h"
 
 namespace spindle::runtime {
 namespace {
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr int32_t kOneWaiter = 1 << Mutex::kWaiterShift;
 
