@@ -53,8 +53,8 @@ void Scheduler::make_runnable(Goroutine* g) {
                   to_string(expected) + " (only a parked goroutine can be readied)");
   }
   g->wait_reason = WaitReason::kNone;
-  if (g->wait_since != 0) [[unlikely]]
-    g->wait_released = now_ns();  // a timed wait (block profile)
+  if (g->blocked_at != 0) [[unlikely]]
+    g->unblocked_at = now_ns();  // a timed wait (block profile)
 }
 
 // Goroutines readied by a poll, on an M holding P p: run the first, queue the rest, and wake
