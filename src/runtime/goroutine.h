@@ -91,8 +91,8 @@ struct Goroutine {
   std::atomic<const LabelSetRep*> labels{nullptr};
   // Block and mutex profiles (profile/wait_profile.h): when the current park began and when a
   // waker made the goroutine runnable (now_ns()); 0 unless the park is being timed.
-  int64_t profile_wait_since = 0;
-  int64_t profile_wait_released = 0;
+  int64_t blocked_at = 0;
+  int64_t unblocked_at = 0;
 
   void* tsan_fiber = nullptr;       // TSan fiber of this goroutine (TSan builds only)
   void* asan_fake_stack = nullptr;  // ASan fake stack saved across switches (ASan builds)

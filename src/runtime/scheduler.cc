@@ -364,11 +364,11 @@ void Scheduler::park(WaitReason reason, UnlockFn unlock, void* arg) {
   g->wait_since.store(coarse_now_ns(), std::memory_order_relaxed);
   // Block and mutex profiles: one relaxed load while both are off.
   if (wait_profiling()) [[unlikely]]
-    g->profile_wait_since = wait_profile_begin(reason);
+    g->blocked_at = wait_profile_begin(reason);
   m->unlock = unlock;
   m->unlock_arg = arg;
   m->switch_to_g0(g, AfterSwitch::kPark);
-  if (g->profile_wait_since != 0) [[unlikely]] {
+  if (g->blocked_at != 0) [[unlikely]] {
     wait_profile_end(g, reason);
     keep_frame();  // the block profile's stacks start in this frame
   }

@@ -58,8 +58,8 @@ void Scheduler::make_runnable(Goroutine* g) {
   // wait_reason keeps its value (it means something only while kWaiting): a goroutine dump that
   // saw g waiting may be reading it right now (scan_gate.h).
   trace::go_unpark(g);
-  if (g->profile_wait_since != 0) [[unlikely]]
-    g->profile_wait_released = now_ns();  // a timed wait (block profile)
+  if (g->blocked_at != 0) [[unlikely]]
+    g->unblocked_at = now_ns();  // a timed wait (block profile)
 }
 
 // Goroutines readied by a poll, on an M holding P p: run the first, queue the rest, and wake

@@ -1,7 +1,7 @@
 // Block and mutex profiles (wait_profile.h), after Go's mprof.go.
 //
-// A park with a reason either profile counts (wait_profile_begin) stamps g->profile_wait_since; the
-// waker that makes the goroutine runnable stamps g->profile_wait_released (make_runnable), so the
+// A park with a reason either profile counts (wait_profile_begin) stamps g->blocked_at; the
+// waker that makes the goroutine runnable stamps g->unblocked_at (make_runnable), so the
 // delay is the time blocked, not the time then spent in a run queue (Go's releasetime). The
 // goroutine itself records the block event when it runs again (wait_profile_end), with its own
 // stack. A Mutex or RWMutex unlock that hands the semaphore to a waiter (Sema::release) records
@@ -138,10 +138,13 @@ int64_t wait_profile_begin(WaitReason reason) {
 }
 
 void wait_profile_end(Goroutine* g, WaitReason reason) {
-  const int64_t since = g->profile_wait_since;
-  const int64_t released = g->profile_wait_released != 0 ? g->profile_wait_released : now_ns();
-  g->profile_wait_since = 0;
-  g->profile_wait_released = 0;
+  const int64_t since = g->blocked_at;
+  const int64_t released = g->unblocked_at;
+  g->blocked_at = 0;
+  g->unblocked_at = 0;
+  // No waker stamped it: the park's unlock function declined (the wait was already over, e.g.
+  // readiness arrived first), so the goroutine never blocked.
+  if (released == 0) return;
   const int64_t rate = g_block_rate.load(std::memory_order_relaxed);
   if (rate <= 0 || !counts_for_block(reason)) return;
   const int64_t delay = std::max<int64_t>(released - since, 1);

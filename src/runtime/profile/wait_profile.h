@@ -45,10 +45,10 @@ inline std::atomic<bool> g_on{false};
 }  // namespace wait_profile_internal
 
 inline bool wait_profiling() { return wait_profile_internal::g_on.load(std::memory_order_relaxed); }
-// The start time to put in g->profile_wait_since for a park with `reason` (0: not timed).
+// The start time to put in g->blocked_at for a park with `reason` (0: not timed).
 int64_t wait_profile_begin(WaitReason reason);
-// Called by the parked goroutine once it runs again, when g->profile_wait_since != 0: records a
-// block event if sampled, and clears the goroutine's times.
+// Called by the parked goroutine once it runs again, when g->blocked_at != 0: records a block
+// event if sampled, and clears the goroutine's times.
 void wait_profile_end(Goroutine* g, WaitReason reason);
 // Called by a goroutine whose release (Sema::release) woke a waiter parked at `since` for
 // `reason`: records a mutex event at the caller's stack if sampled.

@@ -7,10 +7,12 @@
 
 #include <chrono>
 
+#include "base/thread_annotations.h"
 #include "runtime/channel.h"
 #include "runtime/profile/frames.h"
 #include "runtime/runtime.h"
 #include "runtime/schedtrace.h"
+#include "runtime/scheduler.h"
 #include "runtime/sync/mutex.h"
 #include "runtime/sync/wait_group.h"
 #include "runtime/time.h"
@@ -74,23 +76,43 @@ TEST(WaitProfile, BlockProfileRecordsAChannelWaitWithItsStack) {
     c.send(2);
     wg.wait();
     set_block_profile_rate(0);
-    const WaitRecord* r = find(block_profile(), reinterpret_cast<const void*>(&wait_on_channel));
+    const std::vector<WaitRecord> records = block_profile();
+    const WaitRecord* r = find(records, reinterpret_cast<const void*>(&wait_on_channel));
     ASSERT_NE(r, nullptr);
     EXPECT_GE(r->count, 1);
     EXPECT_GT(r->delay_ns, 0);
   });
 }
 
+// A park whose unlock function declines resumes at once: the goroutine never blocked.
+__attribute__((noinline)) void park_declined() {
+  park(
+      WaitReason::kChanReceive, [](Goroutine*, void*) { return false; }, nullptr);
+  keep_frame();
+}
+
+TEST(WaitProfile, AParkThatDeclinedIsNoBlockingEvent) {
+  Runtime rt(Options{.procs = 1});
+  rt.run([] {
+    set_block_profile_rate(1);
+    park_declined();
+    set_block_profile_rate(0);
+    EXPECT_EQ(find(block_profile(), reinterpret_cast<const void*>(&park_declined)), nullptr);
+  });
+}
+
 Mutex* g_mu = nullptr;
 
-__attribute__((noinline)) void unlock_contended() {
+// Unlocks what the test locked: the lock is handed across functions, which -Wthread-safety
+// cannot follow.
+__attribute__((noinline)) void unlock_contended() NO_THREAD_SAFETY_ANALYSIS {
   g_mu->unlock();
   keep_frame();
 }
 
 TEST(WaitProfile, MutexProfileRecordsTheUnlockThatReleasedAWaiter) {
   Runtime rt(Options{.procs = 2});
-  rt.run([] {
+  rt.run([]() NO_THREAD_SAFETY_ANALYSIS {
     Mutex mu;
     g_mu = &mu;
     EXPECT_EQ(set_mutex_profile_fraction(1), 0);
@@ -112,7 +134,8 @@ TEST(WaitProfile, MutexProfileRecordsTheUnlockThatReleasedAWaiter) {
       wg.wait();
     }
     set_mutex_profile_fraction(0);
-    const WaitRecord* r = find(mutex_profile(), fn);
+    const std::vector<WaitRecord> records = mutex_profile();
+    const WaitRecord* r = find(records, fn);
     ASSERT_NE(r, nullptr);
     EXPECT_GE(r->count, 1);
   });

@@ -35,7 +35,7 @@ void Sema::release(bool handoff) {
   }
   // For the mutex profile: when the waiter parked (0 unless timed), and on what. Read before
   // wake(): w and its goroutine's park are ours only until then.
-  const int64_t since = w->g->profile_wait_since;
+  const int64_t since = w->g->blocked_at;
   const WaitReason reason = w->g->wait_reason;
   queue_.unlock();
   WaitQueue::wake(w);  // w is parked until this ready(): still valid
