@@ -4,9 +4,13 @@
 // two in step. Processors come from SPINDLE_MAXPROCS (Options.procs = 0).
 //
 // Usage: spindle-runtime-peer spawn|pingpong|skynet|yield|mutex|parked-mem|parked-spawn [N]
+// With SPINDLE_PEER_TRACE=1 an execution trace records the whole run (drained every 10 ms from
+// a thread outside the runtime, as the debug listener's /debug/pprof/trace does), and its event
+// counts go to stderr: the tracer's overhead is the difference to a run without it.
 
 #include <malloc.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdarg>
 #include <cstdint>
@@ -15,6 +19,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/time.h"
@@ -22,6 +27,7 @@
 #include "runtime/runtime.h"
 #include "runtime/sync/mutex.h"
 #include "runtime/sync/wait_group.h"
+#include "runtime/trace.h"
 
 namespace spindle::runtime {
 namespace {
@@ -263,7 +269,23 @@ int main_with(int argc, char** argv) {
   Runtime rt;
   int procs = rt.procs();
   Result result{};
+  std::atomic<bool> done{false};
+  std::thread tracer;
+  if (const char* env = std::getenv("SPINDLE_PEER_TRACE"); env != nullptr && env[0] == '1') {
+    auto session = trace::Session::start();
+    tracer = std::thread([&done, s = std::move(session)] {
+      while (!done.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        s->drain();
+      }
+      const trace::Trace t = s->stop();
+      std::fprintf(stderr, "trace: %zu events kept, %llu dropped\n", t.events.size(),
+                   static_cast<unsigned long long>(t.dropped));
+    });
+  }
   rt.run([&result, bench, n, procs] { result = bench->run(n, procs); });
+  done = true;
+  if (tracer.joinable()) tracer.join();
   std::printf("RESULT %s %.1f %s\n", bench->name, result.value, result.unit);
   return 0;
 }

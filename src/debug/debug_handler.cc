@@ -3,8 +3,11 @@
 #include <utility>
 
 #include "debug/goroutine_dump.h"
+#include "debug/pages.h"
+#include "debug/pprof_pages.h"
 #include "debug/process_metrics.h"
 #include "debug/runtime_metrics.h"
+#include "debug/trace_json.h"
 
 namespace spindle::debug {
 namespace {
@@ -14,10 +17,14 @@ constexpr std::string_view kRoutes =
     "/ready          200 when ready for traffic, 503 and the reason when not\n"
     "/metrics        Prometheus metrics (text format 0.0.4)\n"
     "/debug/pprof/   this index\n"
+    "/debug/pprof/profile  CPU profile for ?seconds=N (default 30)\n"
+    "/debug/pprof/block    where goroutines waited (SPINDLE_DEBUG=blockprofilerate=NS)\n"
+    "/debug/pprof/mutex    holders of contended mutexes (SPINDLE_DEBUG=mutexprofilefraction=N)\n"
     "/debug/pprof/goroutine?debug=1   goroutines grouped by stack, with counts\n"
-    "/debug/pprof/goroutine?debug=2   every goroutine: state, wait, stack, creator\n";
-
-const http::Header kText[] = {{"Content-Type", "text/plain; charset=utf-8"}};
+    "/debug/pprof/goroutine?debug=2   every goroutine: state, wait, stack, creator\n"
+    "/debug/pprof/trace?seconds=N     execution trace for N seconds (default 1): JSON for "
+    "Perfetto\n"
+    "/debug/pprof/symbol   addresses to function names, for pprof\n";
 
 }  // namespace
 
@@ -35,8 +42,8 @@ void DebugHandler::index(http::ResponseWriter& w) {
   std::string body = options_.program + " debug listener\n\n";
   body += kRoutes;
   body +=
-      "\nNot served yet: CPU, heap, block and mutex profiles, execution traces, the goroutine "
-      "profile in pprof's protobuf format (debug=0).\n";
+      "\nNot served yet: heap profiles, the goroutine profile in pprof's protobuf format "
+      "(debug=0).\n";
   (void)w.reply(200, body, kText);
 }
 
@@ -75,15 +82,21 @@ bool DebugHandler::serve_health(http::Request& req, http::ResponseWriter& w) {
 bool DebugHandler::serve(http::Request& req, http::ResponseWriter& w) {
   if (serve_health(req, w)) return true;
   const std::string_view path = path_of(req);
+  const bool profile = is_pprof_page(path);
   if (path != "/metrics" && path != "/debug/pprof/" && path != "/debug/pprof" &&
-      path != "/debug/pprof/goroutine") {
+      path != "/debug/pprof/goroutine" && path != "/debug/pprof/trace" && !profile) {
     return false;
+  }
+  if (profile) {
+    serve_pprof_page(path, req, w);  // checks the method itself (symbol takes POST)
+    return true;
   }
   if (!readable(req, w)) return true;
   if (path == "/debug/pprof/goroutine") {
-    const size_t q = req.target().find('?');
-    const Page page = goroutine_page(q == std::string_view::npos ? "" : req.target().substr(q + 1));
+    const Page page = goroutine_page(query_of(req.target()));
     (void)w.reply(page.status, page.body, kText);
+  } else if (path == "/debug/pprof/trace") {
+    serve_execution_trace(req.target(), w);
   } else if (path == "/metrics") {
     const std::string body = metrics_text();
     (void)w.reply(200, body, {{"Content-Type", kMetricsContentType}});

@@ -7,6 +7,7 @@
 #include <map>
 #include <vector>
 
+#include "debug/pages.h"
 #include "debug/symbolize.h"
 #include "runtime/blocking.h"
 
@@ -17,20 +18,6 @@ std::string hex(uintptr_t v) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%" PRIxPTR, v);
   return buf;
-}
-
-// The value of `key` in a query string ("a=1&debug=2"), or "".
-std::string_view query_value(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    if (pair.starts_with(key) && pair.size() > key.size() && pair[key.size()] == '=') {
-      return pair.substr(key.size() + 1);
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return {};
 }
 
 // One group's "#" lines: the frames of its stack that a dump shows.
@@ -93,7 +80,7 @@ std::string goroutine_profile_text(std::span<const runtime::GoroutineRecord> gor
 }
 
 Page goroutine_page(std::string_view query) {
-  const std::string_view value = query_value(query, "debug");
+  const std::string_view value = query_value(query, "debug").value_or("");
   int debug = 0;
   const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), debug);
   if (ec != std::errc() || end != value.data() + value.size()) debug = 0;

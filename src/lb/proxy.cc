@@ -209,6 +209,7 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
   for (;;) {
     Backend* b = picker_.pick(snap, avoid);
     InFlight counted(b);
+    const runtime::LabelScope labelled(b->labels);  // profiles: this attempt's samples
     http::Result<http::ClientResponse> resp = send(*b, up.request, outcome);
     if (resp) {
       stream_response(req, w, *resp, *b);

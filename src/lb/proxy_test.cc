@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "http/test_server.h"
+#include "runtime/profile/cpu_profile.h"
 #include "runtime/sync/wait_group.h"
 #include "runtime/testing.h"
 #include "runtime/time.h"
@@ -181,6 +182,38 @@ TEST_P(ProxyTest, StreamsALargeBodyBothWays) {
     Reply r = get(lb.server.address(), http::Method::kPut, body);
     EXPECT_EQ(r.status, 200);
     EXPECT_TRUE(r.body == body) << r.body.size();
+    lb.server.stop();
+    echo.stop();
+  });
+}
+
+// The goroutine forwarding a request carries the label backend=NAME (and the goroutines it
+// starts inherit it): CPU samples taken while the proxy streams a body say which backend.
+TEST(ProxyLabels, ForwardingCarriesTheBackendLabel) {
+  runtime::Runtime rt(runtime::Options{.procs = 2});
+  rt.run([] {
+    TestServer echo([](http::Request& req, http::ResponseWriter& w) {
+      for (;;) {
+        auto piece = req.body().next();
+        if (!piece || piece->empty()) break;
+        if (!w.write(*piece)) return;
+      }
+    });
+    Lb lb;
+    lb.add(echo.address());
+    const std::string name = lb.registry.snapshot()->backends.at(0)->name;
+    const std::string body(4 << 20, 'x');
+    // A round is a few milliseconds of CPU; more rounds only for a starved machine.
+    bool labelled = false;
+    for (int round = 0; round < 100 && !labelled; ++round) {
+      std::unique_ptr<runtime::CpuProfiler> prof = runtime::CpuProfiler::start(1000);
+      ASSERT_NE(prof, nullptr);
+      EXPECT_EQ(get(lb.server.address(), http::Method::kPut, body).status, 200);
+      for (const runtime::CpuSample& s : prof->stop()) {
+        labelled = labelled || s.labels.get("backend") == name;
+      }
+    }
+    EXPECT_TRUE(labelled);
     lb.server.stop();
     echo.stop();
   });

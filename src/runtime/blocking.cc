@@ -8,6 +8,7 @@
 
 #include "base/check.h"
 #include "runtime/scheduler_internal.h"
+#include "runtime/trace.h"
 
 namespace spindle::runtime {
 
@@ -25,6 +26,7 @@ void Scheduler::enter_blocking() {
   check_not_in_blocking(g, "blocking()");
   g->wait_since.store(coarse_now_ns(), std::memory_order_relaxed);
   g->status.store(GStatus::kSyscall, std::memory_order_release);
+  trace::goroutine_event(trace::EventType::kBlockingEnter, g);
   Processor* p = m->p;
   if (p == nullptr) return;
   p->syscalltick.fetch_add(1, std::memory_order_relaxed);
@@ -41,6 +43,8 @@ void Scheduler::exit_blocking() {
     uint32_t in_call = pstatus_word(m->id, PState::kSyscall);
     if (p->status.compare_exchange_strong(in_call, pstatus_word(m->id, PState::kRunning))) {
       g->status.store(GStatus::kRunning, std::memory_order_release);
+      trace::goroutine_event(trace::EventType::kBlockingExit, g,
+                             static_cast<uint8_t>(trace::BlockingExit::kKeptP));
       return;  // fast path: nobody took the P
     }
     m->p = nullptr;
@@ -48,8 +52,12 @@ void Scheduler::exit_blocking() {
   if (idle_.take_p(m)) {
     m->p->status.store(pstatus_word(m->id, PState::kRunning), std::memory_order_release);
     g->status.store(GStatus::kRunning, std::memory_order_release);
+    trace::goroutine_event(trace::EventType::kBlockingExit, g,
+                           static_cast<uint8_t>(trace::BlockingExit::kOtherP));
     return;
   }
+  trace::goroutine_event(trace::EventType::kBlockingExit, g,
+                         static_cast<uint8_t>(trace::BlockingExit::kNoP));
   // No P: queue the goroutine; this M parks in the scheduler loop.
   m->switch_to_g0(g, AfterSwitch::kExitBlocking);
 }

@@ -15,6 +15,7 @@
 namespace spindle::runtime {
 
 class Machine;
+struct LabelSetRep;
 
 enum class GStatus : uint32_t {
   kIdle,      // allocated, not yet started or in a free list
@@ -85,6 +86,13 @@ struct Goroutine {
 
   Machine* locked_m = nullptr;  // lock_os_thread owner thread, or null
   uint32_t lock_count = 0;      // nesting of lock_os_thread
+
+  // pprof labels (profile/labels.h), one reference held; inherited from the spawner.
+  std::atomic<const LabelSetRep*> labels{nullptr};
+  // Block and mutex profiles (profile/wait_profile.h): when the current park began and when a
+  // waker made the goroutine runnable (now_ns()); 0 unless the park is being timed.
+  int64_t blocked_at = 0;
+  int64_t unblocked_at = 0;
 
   void* tsan_fiber = nullptr;       // TSan fiber of this goroutine (TSan builds only)
   void* asan_fake_stack = nullptr;  // ASan fake stack saved across switches (ASan builds)

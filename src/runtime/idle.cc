@@ -56,7 +56,9 @@ void Idle::stop_m(Machine* m) {
     ++idle.idle_m_count;
     s_.check_dead();
   }
+  trace::event(trace::EventType::kMStop, 0);
   m->park.sleep();
+  trace::event(trace::EventType::kMWake, 0);
   m->acquire_nextp();
 }
 
@@ -73,6 +75,7 @@ bool Idle::take_p(Machine* m) {
 }
 
 void Idle::hand_off_p(Processor* p) {
+  trace::event(trace::EventType::kPHandoff, static_cast<uint64_t>(p->id));
   if (!p->runq.empty() || s_.global_.size() > 0) {
     start_m(p, false);
     return;
@@ -137,7 +140,9 @@ void Idle::stop_locked_m(Machine* m) {
     ++s_.locked_.idle.idle_locked_m_count;
     s_.check_dead();
   }
+  trace::event(trace::EventType::kMStop, 0);
   m->park.sleep();  // start_locked_m took us off idle_locked_m_count
+  trace::event(trace::EventType::kMWake, 0);
   m->acquire_nextp();
 }
 

@@ -50,6 +50,7 @@
 #include "runtime/goroutine.h"
 #include "runtime/machine.h"
 #include "runtime/processor.h"
+#include "runtime/trace.h"
 
 namespace spindle::runtime {
 
@@ -87,11 +88,13 @@ class Idle {
   void start_spinning(Machine* m) {
     m->spinning = true;
     spinning_m_count_.fetch_add(1);
+    trace::event(trace::EventType::kSpinStart, 0);
   }
   void stop_spinning(Machine* m) {
     m->spinning = false;
     int was = spinning_m_count_.fetch_sub(1);
     SPINDLE_CHECK(was > 0, "negative spinning M count");
+    trace::event(trace::EventType::kSpinStop, 0);
   }
   // Step 2: spinning M m found work.
   void found_work(Machine* m) {

@@ -34,8 +34,11 @@
 #include <cstdlib>
 
 #include "base/check.h"
+#include "runtime/profile/cpu_profile.h"
+#include "runtime/profile/labels.h"
 #include "runtime/race_hook.h"
 #include "runtime/scheduler_internal.h"
+#include "runtime/trace.h"
 
 #if defined(SPINDLE_ASAN)
 #include <sanitizer/asan_interface.h>
@@ -46,6 +49,11 @@
 #endif
 
 namespace spindle::runtime {
+
+static_assert(static_cast<int>(trace::StopWhy::kExit) == static_cast<int>(AfterSwitch::kExit) &&
+                  static_cast<int>(trace::StopWhy::kBlockingNoP) ==
+                      static_cast<int>(AfterSwitch::kExitBlocking),
+              "the tracer reads Machine::after as a StopWhy");
 
 void Machine::thread_main() {
   set_this_m(this);
@@ -67,8 +75,10 @@ void Machine::thread_main() {
 #if defined(SPINDLE_TSAN)
   tsan_fiber = __tsan_get_current_fiber();
 #endif
+  profiled_thread_start();
   acquire_nextp();
   run();
+  profiled_thread_exit();
   ss.ss_flags = SS_DISABLE;
   sigaltstack(&ss, nullptr);
   std::free(signal_stack);
@@ -150,7 +160,10 @@ Goroutine* Machine::find_local() {
 // The one place a goroutine is stolen: half of victim's queue into ours, one returned.
 Goroutine* Machine::steal_from(Processor* victim, bool take_runnext) {
   Goroutine* g = victim->runq.steal_half_into(p->runq, take_runnext);
-  if (g != nullptr) sched_.steals_.fetch_add(1, std::memory_order_relaxed);
+  if (g != nullptr) {
+    sched_.steals_.fetch_add(1, std::memory_order_relaxed);
+    trace::event(trace::EventType::kSteal, static_cast<uint64_t>(victim->id));
+  }
   return g;
 }
 
@@ -218,6 +231,7 @@ void Machine::execute(Goroutine* g) {
   curg = g;
   g->status.store(GStatus::kRunning, std::memory_order_release);
   sched_.scan_gate_.enter_running(g);  // waits while a goroutine dump reads stacks
+  trace::go_start(g);
   if (g->ctx.sp == nullptr) {
     if (!g->stack.valid()) g->stack = sched_.cache_.get_stack(p->cache);
 #if defined(SPINDLE_ASAN)
@@ -244,6 +258,7 @@ void Machine::execute(Goroutine* g) {
   __sanitizer_finish_switch_fiber(asan_fake_stack, nullptr, nullptr);
 #endif
   curg = nullptr;
+  trace::go_stop(g, static_cast<uint8_t>(after));
 }
 
 // On g0, right after g switched back: finish its transition. Returns a goroutine to run at
@@ -290,6 +305,7 @@ void Machine::finish_exit(Goroutine* g) {
   if (locked_g == g) locked_g = nullptr;
   g->locked_m = nullptr;
   g->lock_count = 0;
+  label_release(g->labels.exchange(nullptr, std::memory_order_relaxed));
   g->status.store(GStatus::kDead, std::memory_order_release);
   sched_.scan_gate_.enter_dead();  // a goroutine dump may still read g: reuse it after
 #if defined(SPINDLE_TSAN)

@@ -29,6 +29,8 @@ enum class RacePoint : uint8_t {
   kSysmonRetake,      // retake: a goroutine ran 10 ms while others wait; about to CAS its
                       // P's status word from kRunning to idle (obj: the P)
   kGoroutineScan,     // goroutine_snapshot: g's status read, about to read g (obj: g)
+  kTraceRecord,       // trace::record: an event is in its ring slot, not yet published
+  kTraceDrain,        // trace Session::drain: a ring's events copied, its slots not yet freed
 };
 
 // Called at each point with the object named above. Runs on whatever thread reaches the point

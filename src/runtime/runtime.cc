@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "runtime/profile/wait_profile.h"
 #include "runtime/scheduler_internal.h"
 #include "runtime/traceback.h"
 
@@ -89,6 +90,11 @@ Runtime::Runtime(Options options) {
   if (options.dump_on_sigquit) {
     install_sigquit_dump();
     sigquit_dump_ = true;
+  }
+  const DebugSettings& d = sched_->debug();
+  if (d.blockprofilerate > 0) set_block_profile_rate(d.blockprofilerate);
+  if (d.mutexprofilefraction > 0) {
+    set_mutex_profile_fraction(static_cast<int>(d.mutexprofilefraction));
   }
 }
 

@@ -6,6 +6,7 @@
 // held for the few hundred nanoseconds the line takes to build, once per interval, as Go does.
 #include "runtime/schedtrace.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -51,6 +52,12 @@ DebugSettings parse_debug_settings(std::string_view value, std::string* warnings
         continue;
       }
       d.scheddetail = n != 0;
+    } else if (key == "blockprofilerate" || key == "mutexprofilefraction") {
+      if (!number || n > INT32_MAX) {
+        warn(item, "want a number (0: off)");
+        continue;
+      }
+      (key == "blockprofilerate" ? d.blockprofilerate : d.mutexprofilefraction) = n;
     } else {
       warn(item, "unknown key");
     }

@@ -1,6 +1,7 @@
 // The scheduler trace (Go's GODEBUG=schedtrace=MS,scheddetail=1) and the SPINDLE_DEBUG
-// variable that turns it on. sysmon prints the line (sysmon.cc); Scheduler::sched_trace
-// (schedtrace.cc) formats it. What each field means is in docs/observability.md.
+// variable that turns it on (and the block and mutex profiles). sysmon prints the line (sysmon.cc);
+// Scheduler::sched_trace (schedtrace.cc) formats it. What each field means is in
+// docs/observability.md.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,10 @@ namespace spindle::runtime {
 struct DebugSettings {
   int64_t schedtrace_ms = 0;  // schedtrace=MS: print a SCHED line every MS ms (0: off)
   bool scheddetail = false;   // scheddetail=1: print the per-P and per-M lines too
+  // blockprofilerate=NS, mutexprofilefraction=N: turn on the block and mutex profiles at start
+  // (set_block_profile_rate, set_mutex_profile_fraction in profile/wait_profile.h; 0: off).
+  int64_t blockprofilerate = 0;
+  int64_t mutexprofilefraction = 0;
 };
 
 // Parses `value`. Unknown keys and malformed values are ignored; each adds a line to

@@ -44,7 +44,11 @@
 
 #include "base/check.h"
 #include "base/spin_lock.h"
+#include "runtime/profile/frames.h"
+#include "runtime/profile/labels.h"
+#include "runtime/profile/wait_profile.h"
 #include "runtime/scheduler_internal.h"
+#include "runtime/trace.h"
 
 namespace spindle::runtime {
 
@@ -286,6 +290,7 @@ void Scheduler::init_goroutine(Goroutine* g, uint64_t id, base::Task fn, uintptr
   g->status.store(status, std::memory_order_release);  // last: a dump may read g from here
   live_.fetch_add(1, std::memory_order_relaxed);
   created_.fetch_add(1, std::memory_order_relaxed);
+  trace::go_create(g);
 }
 
 Goroutine* Scheduler::spawn(base::Task fn, uintptr_t created_pc) {
@@ -298,6 +303,8 @@ Goroutine* Scheduler::spawn(base::Task fn, uintptr_t created_pc) {
   GoroutineCache::Local* c = p != nullptr ? &p->cache : nullptr;
   Goroutine* g = cache_.get(c);
   init_goroutine(g, cache_.next_goid(c), std::move(fn), created_pc, m->curg->id);
+  g->labels.store(label_retain(m->curg->labels.load(std::memory_order_relaxed)),
+                  std::memory_order_relaxed);  // pprof labels are inherited, as in Go
   if (p == nullptr) {
     inject(g);
     return g;
@@ -355,9 +362,16 @@ void Scheduler::park(WaitReason reason, UnlockFn unlock, void* arg) {
   check_not_in_blocking(g, "park", reason);
   g->wait_reason = reason;
   g->wait_since.store(coarse_now_ns(), std::memory_order_relaxed);
+  // Block and mutex profiles: one relaxed load while both are off.
+  if (wait_profiling()) [[unlikely]]
+    g->blocked_at = wait_profile_begin(reason);
   m->unlock = unlock;
   m->unlock_arg = arg;
   m->switch_to_g0(g, AfterSwitch::kPark);
+  if (g->blocked_at != 0) [[unlikely]] {
+    wait_profile_end(g, reason);
+    keep_frame();  // the block profile's stacks start in this frame
+  }
 }
 
 void Scheduler::yield() {

@@ -6,6 +6,7 @@
 
 #include "base/check.h"
 #include "runtime/scheduler_internal.h"
+#include "runtime/trace.h"
 
 namespace spindle::runtime {
 
@@ -24,7 +25,9 @@ Goroutine* Scheduler::block_in_poller(Machine* m) {
   poll_until_.store(until);
   GList list;
   if (until == kNever || until > now) {
+    trace::event(trace::EventType::kMStop, 0, 1);
     netpoll_->poll_blocking(until == kNever ? -1 : until - now, list);
+    trace::event(trace::EventType::kMWake, 0, 1);
   } else {
     netpoll_->poll_all(list);
   }
@@ -54,6 +57,9 @@ void Scheduler::make_runnable(Goroutine* g) {
   }
   // wait_reason keeps its value (it means something only while kWaiting): a goroutine dump that
   // saw g waiting may be reading it right now (scan_gate.h).
+  trace::go_unpark(g);
+  if (g->blocked_at != 0) [[unlikely]]
+    g->unblocked_at = now_ns();  // a timed wait (block profile)
 }
 
 // Goroutines readied by a poll, on an M holding P p: run the first, queue the rest, and wake
@@ -64,6 +70,7 @@ void Scheduler::make_runnable(Goroutine* g) {
 // park again, which measured as ~12% of a proxy's CPU. sysmon wakes an M if a queue still
 // waits behind a long runner (retake, kQueueWaitNs).
 Goroutine* Scheduler::run_polled(Processor* p, GList& list) {
+  trace::event(trace::EventType::kNetpoll, static_cast<uint64_t>(list.size));
   Goroutine* first = list.pop();
   make_runnable(first);
   const bool batch = list.size >= kWakeBatch;
@@ -80,6 +87,7 @@ Goroutine* Scheduler::run_polled(Processor* p, GList& list) {
 void Scheduler::inject_list(GList& list) {
   if (list.empty()) return;
   int n = list.size;
+  trace::event(trace::EventType::kNetpoll, static_cast<uint64_t>(n));
   {
     base::ThreadMutexLock l(mu_);
     while (Goroutine* g = list.pop()) {

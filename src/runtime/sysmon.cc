@@ -34,7 +34,9 @@
 #include <string>
 
 #include "base/check.h"
+#include "runtime/profile/cpu_profile.h"
 #include "runtime/scheduler_internal.h"
+#include "runtime/trace.h"
 
 namespace spindle::runtime {
 
@@ -62,7 +64,11 @@ constexpr size_t kScavengePerRound = 256;
 }  // namespace
 
 void Sysmon::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    profiled_thread_start();  // sysmon's CPU shows in CPU profiles too
+    run();
+    profiled_thread_exit();
+  });
 }
 
 void Sysmon::stop() {
@@ -71,6 +77,7 @@ void Sysmon::stop() {
 }
 
 void Sysmon::run() {
+  trace::set_thread_name("sysmon");
   Scheduler& s = s_;
   int idle_rounds = 0;
   int all_idle_rounds = 0;  // consecutive rounds with every P idle and nothing run meanwhile
@@ -159,6 +166,7 @@ int Sysmon::retake(int64_t now) {
       if (p->status.compare_exchange_strong(word, kPStatusIdle)) {
         p->m = nullptr;
         s.handoffs_.fetch_add(1, std::memory_order_relaxed);
+        trace::event(trace::EventType::kRetake, static_cast<uint64_t>(p->id), 0);
         s.idle_.hand_off_p(p);
         ++taken;
       }
@@ -182,6 +190,7 @@ int Sysmon::retake(int64_t now) {
           p->m = nullptr;
           p->sysmon_schedwhen = now;
           s.preemptions_.fetch_add(1, std::memory_order_relaxed);
+          trace::event(trace::EventType::kRetake, static_cast<uint64_t>(p->id), 1);
           s.idle_.hand_off_p(p);
           ++taken;
         }

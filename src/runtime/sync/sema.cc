@@ -1,5 +1,7 @@
 #include "runtime/sync/sema.h"
 
+#include "runtime/profile/frames.h"
+#include "runtime/profile/wait_profile.h"
 #include "runtime/runtime.h"
 #include "runtime/scheduler.h"
 
@@ -31,8 +33,16 @@ void Sema::release(bool handoff) {
     queue_.unlock();  // last touch of *this
     return;
   }
+  // For the mutex profile: when the waiter parked (0 unless timed), and on what. Read before
+  // wake(): w and its goroutine's park are ours only until then.
+  const int64_t since = w->g->blocked_at;
+  const WaitReason reason = w->g->wait_reason;
   queue_.unlock();
   WaitQueue::wake(w);  // w is parked until this ready(): still valid
+  if (since != 0) [[unlikely]] {
+    mutex_profile_release(since, reason);
+    keep_frame();  // the mutex profile's stacks start in this frame
+  }
   // Let the new owner run at once instead of leaving it queued behind us (Go's goyield).
   if (handoff && in_goroutine()) yield();
 }
