@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/time.h"
+#include "debug/histogram.h"
 #include "http/connection_pool.h"
 #include "lb/backend_url.h"
 #include "runtime/profile/labels.h"
@@ -37,6 +38,10 @@ struct Backend {
   alignas(64) std::atomic<std::int64_t> in_flight{0};
   std::atomic<std::uint64_t> requests{0};  // proxied requests that got a response
   std::atomic<std::uint64_t> ewma_ns{0};   // response-head latency, EWMA (0: unknown)
+  // For /metrics: answered attempts, sent until the response head; requests whose last
+  // backend this was, head read until the answer ended (any status).
+  debug::Histogram upstream_seconds{debug::Histogram::latency_bounds()};
+  debug::Histogram request_seconds{debug::Histogram::latency_bounds()};
   // Failure path: written on errors only.
   alignas(64) std::atomic<std::uint64_t> failures{0};  // connect, reset, timeout, bad reply
   std::atomic<std::uint32_t> consecutive_failures{0};

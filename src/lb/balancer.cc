@@ -193,6 +193,7 @@ void Balancer::handle(http::Request& req, http::ResponseWriter& w) {
   proxy_->serve(req, w, outcome);
   const std::int64_t total_ns = base::to_ns(base::Clock::now()) - base::to_ns(start);
   request_seconds_.observe_ns(total_ns);
+  if (outcome.backend != nullptr) outcome.backend->request_seconds.observe_ns(total_ns);
   if (access_log_) log_access(req, w, outcome, unix_ns, total_ns);
 }
 
@@ -352,6 +353,21 @@ void Balancer::write_metrics(debug::MetricsText& m) const {
   per_backend("spindle_lb_backend_failures_total", MetricType::kCounter,
               "Exchanges with the backend that failed (connect, reset, timeout, bad answer).",
               [](const BackendStatus& b) { return b.failures; });
+  auto per_backend_histogram = [&](const char* name, const char* help, auto member) {
+    m.family(name, MetricType::kHistogram, help);
+    for (const BackendStatus& b : rows) {
+      const debug::Label labels[] = {{"backend", b.name}, {"url", b.url}};
+      m.histogram((b.*member).sample(), labels);
+    }
+  };
+  per_backend_histogram("spindle_lb_backend_upstream_duration_seconds",
+                        "Answered attempts on the backend, from sending the request to the "
+                        "response head.",
+                        &BackendStatus::upstream_seconds);
+  per_backend_histogram("spindle_lb_backend_request_duration_seconds",
+                        "Proxied requests whose last backend this was, from the head read to "
+                        "the end of the answer (any status).",
+                        &BackendStatus::request_seconds);
 }
 
 }  // namespace spindle::lb

@@ -250,6 +250,7 @@ http::Result<http::ClientResponse> Proxy::send(Backend& b, const http::ClientReq
   outcome.upstream_ns = static_cast<std::int64_t>(latency);
   if (resp) {
     Registry::record_success(b, latency);
+    b.upstream_seconds.observe_ns(static_cast<std::int64_t>(latency));
     admission_.record_latency(latency);
     b.requests.fetch_add(1, std::memory_order_relaxed);
   }

@@ -58,7 +58,7 @@ using ProxyStats = ProxyStatsOf<base::SnapshotCells>;
 struct ProxyOutcome {
   std::string request_id;  // sent upstream as X-Request-Id: the client's, or made here
   // The last backend tried (nullptr: none); `snapshot` keeps it alive.
-  const Backend* backend = nullptr;
+  Backend* backend = nullptr;
   std::shared_ptr<const Snapshot> snapshot;
   std::int64_t upstream_ns = -1;  // its attempt: sent until the response head (-1: none)
   std::uint32_t retries = 0, failovers = 0;

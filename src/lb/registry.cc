@@ -240,6 +240,8 @@ std::vector<BackendStatus> Registry::status(base::TimePoint now) const {
     s.failures = b->failures.load(std::memory_order_relaxed);
     s.last_heartbeat_ms_ago =
         (now_ns - b->last_heartbeat_ns.load(std::memory_order_relaxed)) / 1000000;
+    s.upstream_seconds = b->upstream_seconds.snapshot();
+    s.request_seconds = b->request_seconds.snapshot();
     out.push_back(std::move(s));
   }
   return out;

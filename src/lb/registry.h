@@ -54,6 +54,7 @@ struct BackendStatus {
   std::int64_t in_flight = 0;
   std::uint64_t requests = 0, failures = 0;
   std::int64_t last_heartbeat_ms_ago = 0;
+  debug::Histogram::Snapshot upstream_seconds, request_seconds;  // Backend's, for /metrics
 };
 
 struct SweepResult {

@@ -69,6 +69,11 @@ class Observability(LbTestCase):
         self.assertEqual(m[("spindle_lb_requests_total", "")], 7)
         self.assertEqual(m[("spindle_lb_request_duration_seconds_count", "")], 7)
         self.assertEqual(m[("spindle_lb_request_duration_seconds_bucket", '{le="+Inf"}')], 7)
+        for name in ("upstream", "request"):
+            family = f"spindle_lb_backend_{name}_duration_seconds"
+            self.assertEqual(m[(family + "_count", labels)], 7)
+            self.assertEqual(m[(family + "_bucket", labels[:-1] + ',le="+Inf"}')], 7)
+            self.assertGreater(m[(family + "_sum", labels)], 0)
         self.assertGreaterEqual(m[("spindle_runtime_goroutines", "")], 1)
         self.assertGreater(m[("process_open_fds", "")], 3)
         self.assertGreater(m[("process_resident_memory_bytes", "")], 1 << 20)
@@ -98,7 +103,7 @@ class Observability(LbTestCase):
 
     def test_prometheus_scrapes_the_lb(self):
         """A real Prometheus server scrapes spindle-lb; PromQL over its HTTP API returns the
-        per-backend request counter and a latency quantile."""
+        per-backend request counter and latency quantiles, overall and per backend."""
         ensure_prometheus()
         lb = self.start_lb_with_debug()
         self.start_backend(lb, name="gamma")
@@ -137,6 +142,13 @@ class Observability(LbTestCase):
             60, interval=0.5, what="a latency quantile in Prometheus")
         self.assertGreater(float(q[0]["value"][1]), 0)
         self.assertLess(float(q[0]["value"][1]), 10)
+        rows = wait_until(lambda: query(
+            "histogram_quantile(0.9, sum by (backend, le) "
+            "(spindle_lb_backend_upstream_duration_seconds_bucket))"),
+            60, interval=0.5, what="a per-backend latency quantile in Prometheus")
+        self.assertEqual(rows[0]["metric"], {"backend": "gamma"})
+        self.assertGreater(float(rows[0]["value"][1]), 0)
+        self.assertLess(float(rows[0]["value"][1]), 10)
 
 
 if __name__ == "__main__":
