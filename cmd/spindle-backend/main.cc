@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "base/version.h"
+#include "cmd/flags.h"
 #include "debug/debug_handler.h"
 #include "http/server.h"
 #include "lb/backend_url.h"
@@ -193,7 +194,7 @@ int main(int argc, char** argv) {
   CLI::App app{"spindle-backend: a backend service for spindle-lb"};
   Flags f;
   CLI::Option* debug_listen = add_flags(app, f);
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = spindle::cmd::parse_flags(app, argc, argv)) return *rc;
   f.debug_listen_required = debug_listen->count() > 0;
 
   backend::ServiceOptions service{f.name, {}, {}, f.body_bytes, f.fail_ratio};

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "base/version.h"
+#include "cmd/flags.h"
 #include "lb/balancer.h"
 #include "net/signals.h"
 #include "runtime/runtime.h"
@@ -173,7 +174,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000));
   std::string log_level = "info", log_format = "text";
   add_log_flags(app, &log_level, &log_format);
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = spindle::cmd::parse_flags(app, argc, argv)) return *rc;
   for (auto [name, d] : {std::pair{"--heartbeat-timeout", c.heartbeat_timeout},
                          {"--connect-timeout", c.connect_timeout},
                          {"--response-header-timeout", c.response_header_timeout},

@@ -14,6 +14,7 @@
 #include "base/fd_limit.h"
 #include "base/time.h"
 #include "base/version.h"
+#include "cmd/flags.h"
 #include "debug/debug_handler.h"
 #include "http/server.h"
 #include "loadgen/attack.h"
@@ -328,7 +329,7 @@ int main(int argc, char** argv) {
   CLI::App app{"spindle-load: open-loop HTTP load at a constant rate or a ramp of rates"};
   Flags f;
   CLI::Option* debug_listen = add_flags(app, f);
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = spindle::cmd::parse_flags(app, argc, argv)) return *rc;
   f.debug_listen_required = debug_listen->count() > 0;
   Plan p;
   if (!plan(f, &p)) return 2;
