@@ -4,6 +4,15 @@
 
 namespace spindle::cmd {
 
+std::optional<int> parse_flags(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+  return std::nullopt;
+}
+
 CLI::Option* add_duration(CLI::App& app, const std::string& name, base::Duration* out,
                           const std::string& help) {
   auto* opt = app.add_option_function<std::string>(

@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
   CLI::App app{"spindle-backend: a backend service for spindle-lb"};
   Flags f;
   CLI::Option* debug_listen = add_flags(app, f);
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = spindle::cmd::parse_flags(app, argc, argv)) return *rc;
   f.debug_listen_required = debug_listen->count() > 0;
 
   backend::ServiceOptions service{f.name, f.delay, f.cpu_work, f.body_bytes, f.fail_ratio};
@@ -153,14 +153,14 @@ int main(int argc, char** argv) {
     if (auto a = backend::lb_address(f.lb); !a) {
       std::fprintf(stderr, "spindle-backend: %s (got %s)\n", a.error().message.c_str(),
                    f.lb.c_str());
-      return 2;
+      return spindle::cmd::kExitUsage;
     }
   }
   if (!f.advertise.empty()) {
     if (auto u = lb::parse_backend_url(f.advertise); !u) {
       std::fprintf(stderr, "spindle-backend: --advertise %s: %s\n", f.advertise.c_str(),
                    u.error().c_str());
-      return 2;
+      return spindle::cmd::kExitUsage;
     }
   }
 

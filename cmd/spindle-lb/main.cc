@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
                  "json, or combined (nginx's layout plus the balancer's fields)")
       ->capture_default_str()
       ->check(CLI::IsMember({"json", "combined"}));
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = spindle::cmd::parse_flags(app, argc, argv)) return *rc;
   for (auto [name, d] : {std::pair{"--heartbeat-timeout", c.heartbeat_timeout},
                          {"--connect-timeout", c.connect_timeout},
                          {"--response-header-timeout", c.response_header_timeout},
@@ -156,13 +156,13 @@ int main(int argc, char** argv) {
                          {"--body-timeout", c.body_timeout}}) {
     if (d <= spindle::base::Duration::zero()) {
       std::fprintf(stderr, "spindle-lb: %s must be more than 0\n", name);
-      return 2;
+      return spindle::cmd::kExitUsage;
     }
   }
   auto p = spindle::lb::parse_policy(policy);
   if (!p) {
     std::fprintf(stderr, "spindle-lb: --policy: %s\n", p.error().c_str());
-    return 2;
+    return spindle::cmd::kExitUsage;
   }
   c.policy = *p;
   c.access_log_format = *spindle::lb::parse_access_log_format(access_log_format);

@@ -287,10 +287,10 @@ int main(int argc, char** argv) {
   CLI::App app{"spindle-load: open-loop HTTP load at a constant rate or a ramp of rates"};
   Flags f;
   CLI::Option* debug_listen = add_flags(app, f);
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = spindle::cmd::parse_flags(app, argc, argv)) return *rc;
   f.debug_listen_required = debug_listen->count() > 0;
   Plan p;
-  if (!plan(f, &p)) return 2;
+  if (!plan(f, &p)) return spindle::cmd::kExitUsage;
 
   (void)base::raise_fd_limit();
   // Before any thread exists, so every runtime thread inherits the mask (net/signals.h).
