@@ -20,6 +20,7 @@ constexpr std::string_view kRoutes =
     "/debug/pprof/profile  CPU profile for ?seconds=N (default 30)\n"
     "/debug/pprof/block    where goroutines waited (SPINDLE_DEBUG=blockprofilerate=NS)\n"
     "/debug/pprof/mutex    holders of contended mutexes (SPINDLE_DEBUG=mutexprofilefraction=N)\n"
+    "/debug/pprof/goroutine           goroutine profile (pprof's protobuf)\n"
     "/debug/pprof/goroutine?debug=1   goroutines grouped by stack, with counts\n"
     "/debug/pprof/goroutine?debug=2   every goroutine: state, wait, stack, creator\n"
     "/debug/pprof/trace?seconds=N     execution trace for N seconds (default 1): JSON for "
@@ -41,9 +42,7 @@ std::string DebugHandler::metrics_text() {
 void DebugHandler::index(http::ResponseWriter& w) {
   std::string body = options_.program + " debug listener\n\n";
   body += kRoutes;
-  body +=
-      "\nNot served yet: heap profiles, the goroutine profile in pprof's protobuf format "
-      "(debug=0).\n";
+  body += "\nNot served yet: heap and allocation profiles, thread creation profiles.\n";
   (void)w.reply(200, body, kText);
 }
 
@@ -94,7 +93,11 @@ bool DebugHandler::serve(http::Request& req, http::ResponseWriter& w) {
   if (!readable(req, w)) return true;
   if (path == "/debug/pprof/goroutine") {
     const Page page = goroutine_page(query_of(req.target()));
-    (void)w.reply(page.status, page.body, kText);
+    if (page.profile) {
+      reply_profile(w, page.body, "goroutine");
+    } else {
+      (void)w.reply(page.status, page.body, kText);
+    }
   } else if (path == "/debug/pprof/trace") {
     serve_execution_trace(req.target(), w);
   } else if (path == "/metrics") {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "debug/pprof_profile.h"
+#include "debug/pprof_reader_for_test.h"
 #include "http/test_server.h"
 #include "runtime/channel.h"
 #include "runtime/runtime.h"
@@ -59,6 +61,7 @@ TEST(DebugHandler, HealthReadinessMetricsAndIndex) {
     EXPECT_TRUE(index.starts_with("HTTP/1.1 200 OK\r\n"));
     EXPECT_NE(index.find("spindle-test debug listener"), std::string::npos);
     EXPECT_NE(index.find("Not served yet:"), std::string::npos);
+    EXPECT_NE(index.find("\n/debug/pprof/goroutine "), std::string::npos) << index;
     EXPECT_NE(index.find("\n/debug/pprof/goroutine?debug=1 "), std::string::npos) << index;
     EXPECT_NE(index.find("\n/debug/pprof/goroutine?debug=2 "), std::string::npos) << index;
 
@@ -157,8 +160,35 @@ TEST(DebugHandler, GoroutineDumpsInGoLayouts) {
              l.find("src/debug/debug_handler_test.cc:") != std::string::npos;
     })) << grouped;
 
-    EXPECT_TRUE(get(s, "GET", "/debug/pprof/goroutine?debug=0").starts_with("HTTP/1.1 501 "));
-    EXPECT_TRUE(get(s, "GET", "/debug/pprof/goroutine").starts_with("HTTP/1.1 501 "));
+    // Without debug (or debug=0): the goroutine profile as gzipped profile.proto, the three
+    // parked goroutines one sample of value 3.
+    for (const char* target : {"/debug/pprof/goroutine", "/debug/pprof/goroutine?debug=0"}) {
+      const std::string answer = get(s, "GET", target);
+      ASSERT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer;
+      EXPECT_NE(answer.find("Content-Type: application/octet-stream\r\n"), std::string::npos);
+      EXPECT_NE(answer.find("filename=\"goroutine\""), std::string::npos);
+      const size_t body = answer.find("\r\n\r\n");
+      ASSERT_NE(body, std::string::npos);
+      const testing::DecodedProfile p =
+          testing::decode_profile(gzip_decompress(answer.substr(body + 4)));
+      ASSERT_EQ(p.sample_types.size(), 1u);
+      EXPECT_EQ(p.sample_types[0], std::make_pair(std::string("goroutine"), std::string("count")));
+      EXPECT_EQ(p.period, 1);
+      int64_t total = 0, parked = -1;
+      for (const testing::DecodedSample& sample : p.samples) {
+        ASSERT_EQ(sample.values.size(), 1u);
+        total += sample.values[0];
+        for (uint64_t location : sample.locations) {  // inlined frames too
+          for (uint64_t fn : p.locations.at(location).functions) {
+            if (p.function_names.at(fn).find("parked_in_debug_test") != std::string::npos) {
+              parked = sample.values[0];
+            }
+          }
+        }
+      }
+      EXPECT_EQ(parked, 3) << target;
+      EXPECT_GE(total, 5) << target;  // also this goroutine and the server's
+    }
     ch.close();
     s.stop();
   });

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <map>
@@ -79,17 +80,42 @@ std::string goroutine_profile_text(std::span<const runtime::GoroutineRecord> gor
   return out;
 }
 
+Profile goroutine_profile(std::span<const runtime::GoroutineRecord> goroutines,
+                          int64_t time_unix_ns) {
+  Profile p;
+  p.sample_types = {{"goroutine", "count"}};
+  p.period_type = {"goroutine", "count"};
+  p.period = 1;
+  p.time_nanos = time_unix_ns;
+  // Key: the stack, then the reason it is missing ("" when it was read).
+  std::map<std::pair<std::vector<uintptr_t>, std::string>, int64_t> counts;
+  for (const runtime::GoroutineRecord& g : goroutines) {
+    ++counts[{g.stack, g.no_stack != nullptr ? g.no_stack : ""}];
+  }
+  for (const auto& [key, count] : counts) {
+    ProfileSample s{.pcs = key.first, .values = {count}, .labels = {}};
+    if (!key.second.empty())
+      s.labels.push_back({.key = "stack", .str = key.second, .num = 0, .num_unit = ""});
+    p.samples.push_back(std::move(s));
+  }
+  return p;
+}
+
 Page goroutine_page(std::string_view query) {
   const std::string_view value = query_value(query, "debug").value_or("");
   int debug = 0;
   const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), debug);
   if (ec != std::errc() || end != value.data() + value.size()) debug = 0;
-  if (debug <= 0) {
-    return {501,
-            "the goroutine profile in pprof's protobuf format (debug=0) is not served; "
-            "?debug=1 groups goroutines by stack, ?debug=2 lists every goroutine\n"};
-  }
+  const int64_t now_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
   const std::vector<runtime::GoroutineRecord> goroutines = runtime::goroutine_snapshot();
+  if (debug <= 0) {
+    return {200, runtime::blocking([&] {
+              return encode_profile(goroutine_profile(goroutines, now_unix_ns));
+            }),
+            true};
+  }
   // Symbolising may read the binary's debug information: keep the processor's other
   // goroutines running meanwhile.
   return {200, runtime::blocking([&] {

@@ -1,12 +1,14 @@
 // Goroutine dumps on the debug listener: /debug/pprof/goroutine?debug=1 (goroutines grouped by
 // identical stack, with counts) and ?debug=2 (every goroutine, runtime/traceback.h), in Go's
-// text layouts, so the habits and tools of Go users apply.
+// text layouts, and without debug (or debug=0) the goroutine profile in pprof's protobuf form,
+// so the habits and tools of Go users apply (`go tool pprof URL/debug/pprof/goroutine`).
 #pragma once
 
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "debug/pprof_profile.h"
 #include "runtime/traceback.h"
 
 namespace spindle::debug {
@@ -19,12 +21,19 @@ namespace spindle::debug {
 // goroutine, call it inside blocking().
 std::string goroutine_profile_text(std::span<const runtime::GoroutineRecord> goroutines);
 
+// Go's goroutine profile: sample type goroutine/count, one sample per distinct stack whose
+// value is the number of goroutines with that stack. Goroutines whose stack could not be read
+// share a sample per reason, with no locations and the reason as the label "stack".
+Profile goroutine_profile(std::span<const runtime::GoroutineRecord> goroutines,
+                          int64_t time_unix_ns);
+
 // What /debug/pprof/goroutine answers for the query string `query` ("debug=2"), as Go reads it:
-// debug >= 2 every goroutine, debug=1 grouped; no debug or 0 (or not a number) asks for the
-// protobuf profile, which is not served: `status` 501. From a goroutine.
+// debug >= 2 every goroutine, debug=1 grouped; no debug or 0 (or not a number) the gzipped
+// profile.proto of goroutine_profile, which `profile` marks. From a goroutine.
 struct Page {
   int status = 200;
   std::string body;
+  bool profile = false;  // body is a gzipped profile.proto, not text
 };
 Page goroutine_page(std::string_view query);
 

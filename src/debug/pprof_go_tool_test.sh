@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `go tool pprof` (Debian's golang-go) reads spindle's profiles over HTTP: the CPU profile of a
 # CPU-bound program lists its hot functions, a label filter (-tagfocus) keeps one goroutine's
-# samples, and the block profile names the function that waits on a channel.
+# samples, the block profile names the function that waits on a channel, and the goroutine
+# profile lists the program's goroutines.
 # Usage: pprof_go_tool_test.sh PATH_TO_pprof_go_tool_program
 set -euo pipefail
 prog=$1
@@ -57,6 +58,13 @@ if grep -q 'pprof_demo::wait_on_channel' "$tmp/block"; then
   check "block profile names the function waiting on a channel" ok
 else
   check "block profile names the function waiting on a channel" no "$tmp/block"
+fi
+
+go tool pprof -top "$url/goroutine" >"$tmp/goroutine" 2>&1 || true
+if grep -q 'Type: goroutine' "$tmp/goroutine" && grep -q 'Server::serve' "$tmp/goroutine"; then
+  check "goroutine profile lists the program's goroutines" ok
+else
+  check "goroutine profile lists the program's goroutines" no "$tmp/goroutine"
 fi
 
 echo "$passed passed, $failed failed"

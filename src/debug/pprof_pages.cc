@@ -38,14 +38,6 @@ int64_t unix_now_ns() {
       .count();
 }
 
-void reply_profile(http::ResponseWriter& w, const std::string& body, const char* name) {
-  const std::string disposition = std::string("attachment; filename=\"") + name + "\"";
-  (void)w.reply(200, body,
-                {{"Content-Type", "application/octet-stream"},
-                 {"Content-Disposition", disposition},
-                 {"X-Content-Type-Options", "nosniff"}});
-}
-
 void serve_cpu_profile(http::Request& req, http::ResponseWriter& w) {
   int64_t seconds = query_int(req.target(), "seconds", 30);
   if (seconds <= 0) seconds = 30;
@@ -128,6 +120,14 @@ void serve_symbol(http::Request& req, http::ResponseWriter& w) {
 }
 
 }  // namespace
+
+void reply_profile(http::ResponseWriter& w, const std::string& body, const char* name) {
+  const std::string disposition = std::string("attachment; filename=\"") + name + "\"";
+  (void)w.reply(200, body,
+                {{"Content-Type", "application/octet-stream"},
+                 {"Content-Disposition", disposition},
+                 {"X-Content-Type-Options", "nosniff"}});
+}
 
 Profile cpu_profile(const std::vector<runtime::CpuSample>& samples, int hz, int64_t start_unix_ns,
                     int64_t duration_ns, uint64_t lost) {

@@ -32,6 +32,9 @@ Profile wait_profile(WaitProfileKind kind, const std::vector<runtime::WaitRecord
 std::string wait_profile_text(WaitProfileKind kind,
                               const std::vector<runtime::WaitRecord>& records);
 
+// A 200 answer with a gzipped profile.proto, as Go's pages send it: an attachment named `name`.
+void reply_profile(http::ResponseWriter& w, const std::string& body, const char* name);
+
 // True for the paths serve_pprof_page answers.
 bool is_pprof_page(std::string_view path);
 // Answers /debug/pprof/profile, /debug/pprof/block, /debug/pprof/mutex (GET or HEAD) or
