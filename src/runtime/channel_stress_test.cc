@@ -26,10 +26,19 @@ bool send_or_done(Chan<int>& out, int v, const Chan<int>& done) {
   return s.wait() == sent;
 }
 
-// Go's concurrent prime sieve: a generator and one filter goroutine per prime found.
+// Go's concurrent prime sieve: a generator and one filter goroutine per prime found. Its cost
+// grows with the square of the primes found: under TSan (10x slower per channel operation)
+// half as many keep the run to seconds.
+#ifdef __has_feature
+#define SPINDLE_HAS_FEATURE(x) __has_feature(x)
+#else
+#define SPINDLE_HAS_FEATURE(x) 0
+#endif
+constexpr int kSievePrimes = SPINDLE_HAS_FEATURE(thread_sanitizer) ? 500 : 1000;
+
 TEST_P(ChanStressTest, ConcurrentPrimeSieve) {
   run([] {
-    constexpr int kPrimes = 1000;
+    constexpr int kPrimes = kSievePrimes;
     Chan<int> done = make_chan<int>();
     Chan<int> ch = make_chan<int>();
     go([ch, done]() mutable {
@@ -61,7 +70,7 @@ TEST_P(ChanStressTest, ConcurrentPrimeSieve) {
       if (prime) expected.push_back(n);
     }
     EXPECT_EQ(primes, expected);
-    EXPECT_EQ(primes.back(), 7919);
+    EXPECT_EQ(primes.back(), kPrimes == 1000 ? 7919 : 3571);  // the 1000th or the 500th prime
   });
 }
 
