@@ -124,6 +124,14 @@ Family<SnapshotCells> snapshot(const Family<LiveCells>& live) {
   return out;
 }
 
+// Adds every field of s to total: a total over several components of one kind (the
+// connection pools of all hosts). Gauges add up too (connections idle in all pools).
+template <class Snapshot>
+void add_to(Snapshot& total, const Snapshot& s) {
+  static_assert(each_lists_every_field<Snapshot>(), "each() must list every field");
+  Snapshot::each([](const MetricInfo&, auto& sum, const auto& value) { sum += value; }, total, s);
+}
+
 // One field of a snapshot, for export.
 struct Metric {
   std::string_view name;

@@ -260,6 +260,13 @@ HostPool& Client::pool(std::string_view address) {
   return *it->second;
 }
 
+PoolStats Client::stats() const {
+  PoolStats total{};
+  runtime::MutexLock lock(mu_);
+  for (const auto& [address, pool] : pools_) base::add_to(total, pool->stats());
+  return total;
+}
+
 Result<ClientResponse> Client::send(std::string_view address, const ClientRequest& req) {
   return send(pool(address), req);
 }

@@ -82,10 +82,13 @@ class Client {
   // Sends req to the host and returns once the response head has arrived (1xx skipped).
   Result<ClientResponse> send(std::string_view address, const ClientRequest& req);
   static Result<ClientResponse> send(HostPool& pool, const ClientRequest& req);
+  // The stats of every pool added up. Takes the client's lock (not the pools'); from a
+  // goroutine.
+  PoolStats stats() const;
 
  private:
   ClientOptions options_;
-  runtime::Mutex mu_;
+  mutable runtime::Mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<HostPool>> pools_ GUARDED_BY(mu_);
 };
 

@@ -57,7 +57,8 @@ struct PoolStatsOf {
     f(base::MetricInfo{"stale_connections_total",
                        "Pooled connections found closed (or with bytes unread) at reuse."},
       s.stale...);
-    f(base::MetricInfo{"retries_total", "Requests sent again after a reused connection failed."},
+    f(base::MetricInfo{"retries_total",
+                       "Requests sent again on a fresh connection after a reused one failed."},
       s.retries...);
     f(base::MetricInfo{"idle_connections", "Connections in the pool now."}, s.idle...);
     f(base::MetricInfo{"in_use_connections", "Connections carrying a request now."}, s.in_use...);

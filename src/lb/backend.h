@@ -12,6 +12,7 @@
 #include "debug/histogram.h"
 #include "http/connection_pool.h"
 #include "lb/backend_url.h"
+#include "lb/response_counts.h"
 #include "runtime/profile/labels.h"
 
 namespace spindle::lb {
@@ -38,6 +39,7 @@ struct Backend {
   alignas(64) std::atomic<std::int64_t> in_flight{0};
   std::atomic<std::uint64_t> requests{0};  // proxied requests that got a response
   std::atomic<std::uint64_t> ewma_ns{0};   // response-head latency, EWMA (0: unknown)
+  StatusCounts responses;                  // its answers passed on to clients, by status class
   // For /metrics: answered attempts, sent until the response head; requests whose last
   // backend this was, head read until the answer ended (any status).
   debug::Histogram upstream_seconds{debug::Histogram::latency_bounds()};
@@ -48,6 +50,9 @@ struct Backend {
   std::atomic<std::uint32_t> ejections{0};         // times ejected so far (back-off exponent)
   std::atomic<std::int64_t> ejected_until_ns{0};   // 0: not ejected
   std::atomic<std::int64_t> last_heartbeat_ns{0};  // steady clock
+  // Silent past the heartbeat timeout, counted as a missed heartbeat once until it heartbeats
+  // again. Read and written under the registry's mutex only.
+  bool heartbeat_overdue = false;
 
   bool ejected() const { return ejected_until_ns.load(std::memory_order_relaxed) != 0; }
 };

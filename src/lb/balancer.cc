@@ -54,6 +54,47 @@ std::unique_ptr<Admission> make_admission(const Config& c) {
   return std::make_unique<Admission>(p, c.queue_timeout);
 }
 
+// spindle_lb_responses_total{method, code}. The "other" status class (a backend's status of
+// 600 or more) is written only once it happened.
+void write_responses(debug::MetricsText& m, const ResponseCounts::Snapshot& counts) {
+  m.family("spindle_lb_responses_total", debug::MetricType::kCounter,
+           "Answers to proxied requests (the backends' and the balancer's own), by method and "
+           "status class.");
+  for (std::size_t method = 0; method < counts.size(); ++method) {
+    for (std::size_t code = 0; code < kStatusClasses.size(); ++code) {
+      const std::uint64_t n = counts[method][code];
+      if (code == kOtherStatus && n == 0) continue;
+      m.sample(static_cast<double>(n),
+               {{"method", kMethodClasses[method]}, {"code", kStatusClasses[code]}});
+    }
+  }
+}
+
+// One family per field of a stats snapshot that each backend has (BackendStatus::*member),
+// named prefix + the field's name, with one sample per backend.
+template <class Snapshot>
+void write_backend_stats(debug::MetricsText& m, std::string_view prefix,
+                         const std::vector<BackendStatus>& rows, Snapshot BackendStatus::*member) {
+  std::vector<std::vector<double>> values(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    base::for_each_metric(rows[i].*member,
+                          [&](const base::Metric& x) { values[i].push_back(x.value); });
+  }
+  std::size_t field = 0;
+  std::string name;
+  base::for_each_metric(Snapshot{}, [&](const base::Metric& x) {
+    name.assign(prefix).append(x.name);
+    m.family(name,
+             x.kind == base::MetricKind::kCounter ? debug::MetricType::kCounter
+                                                  : debug::MetricType::kGauge,
+             x.help);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      m.sample(values[i][field], {{"backend", rows[i].name}, {"url", rows[i].url}});
+    }
+    ++field;
+  });
+}
+
 // Calls fn every period until done is closed. From a goroutine.
 template <typename F>
 void every(base::Duration period, runtime::Chan<bool>& done, F fn) {
@@ -323,6 +364,10 @@ void Balancer::write_metrics(debug::MetricsText& m) const {
   counter("spindle_lb_panic_sweeps_total", "Sweeps that ran under the panic threshold.",
           registry_->panic_sweeps());
   counter("spindle_lb_ejections_total", "Backends ejected as outliers.", registry_->ejections());
+  debug::write_stats(m, "spindle_lb_", registry_->stats());
+  write_responses(m, proxy_->responses());
+  // Upstream connections of every backend's pool, also of backends since removed.
+  debug::write_stats(m, "spindle_lb_upstream_", client_.stats());
   if (access_log_) {
     counter("spindle_lb_access_log_dropped_total",
             "Access log lines dropped: the output was slower than the requests.",
@@ -331,7 +376,12 @@ void Balancer::write_metrics(debug::MetricsText& m) const {
   m.family("spindle_lb_request_duration_seconds", MetricType::kHistogram,
            "Proxied requests from the head read to the response written (any status).");
   m.histogram(request_seconds_.snapshot().sample());
-  // Per backend, labelled by name and URL.
+  write_backend_metrics(m);
+}
+
+// Per backend, labelled by name and URL.
+void Balancer::write_backend_metrics(debug::MetricsText& m) const {
+  using debug::MetricType;
   const std::vector<BackendStatus> rows = registry_->status(base::Clock::now());
   auto per_backend = [&](const char* name, MetricType type, const char* help, auto value) {
     m.family(name, type, help);
@@ -353,6 +403,16 @@ void Balancer::write_metrics(debug::MetricsText& m) const {
   per_backend("spindle_lb_backend_failures_total", MetricType::kCounter,
               "Exchanges with the backend that failed (connect, reset, timeout, bad answer).",
               [](const BackendStatus& b) { return b.failures; });
+  m.family("spindle_lb_backend_responses_total", MetricType::kCounter,
+           "Responses of the backend passed on to clients, by status class.");
+  for (const BackendStatus& b : rows) {
+    for (std::size_t code = 0; code < kStatusClasses.size(); ++code) {
+      if (code == kOtherStatus && b.responses[code] == 0) continue;
+      m.sample(static_cast<double>(b.responses[code]),
+               {{"backend", b.name}, {"url", b.url}, {"code", kStatusClasses[code]}});
+    }
+  }
+  write_backend_stats(m, "spindle_lb_backend_", rows, &BackendStatus::pool);
   auto per_backend_histogram = [&](const char* name, const char* help, auto member) {
     m.family(name, MetricType::kHistogram, help);
     for (const BackendStatus& b : rows) {

@@ -98,6 +98,7 @@ class Balancer {
   // The debug listener's /ready: why not ready ("draining", "no healthy backend"), or "".
   std::string not_ready() const;
   void write_metrics(debug::MetricsText& m) const;
+  void write_backend_metrics(debug::MetricsText& m) const;  // the families labelled by backend
   void sweep_loop(runtime::Chan<bool> done);
 
   const Config config_;

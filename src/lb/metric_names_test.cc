@@ -10,6 +10,7 @@
 #include "http/connection_pool.h"
 #include "http/server.h"
 #include "lb/proxy.h"
+#include "lb/registry.h"
 #include "runtime/runtime.h"
 
 namespace spindle::lb {
@@ -39,6 +40,7 @@ void expect_conventional_names(const char* family) {
 
 TEST(MetricNamesTest, EveryFamilyFollowsTheConventions) {
   expect_conventional_names<ProxyStats>("ProxyStats");
+  expect_conventional_names<RegistryStats>("RegistryStats");
   expect_conventional_names<http::ServerStats>("http::ServerStats");
   expect_conventional_names<http::PoolStats>("http::PoolStats");
   expect_conventional_names<runtime::Stats>("runtime::Stats");

@@ -138,6 +138,14 @@ void Proxy::serve(http::Request& req, http::ResponseWriter& w) {
 }
 
 void Proxy::serve(http::Request& req, http::ResponseWriter& w, ProxyOutcome& outcome) {
+  serve_request(req, w, outcome);
+  if (!w.header_written()) return;  // the client left before any answer
+  responses_.count(req.method(), w.status());
+  // outcome.snapshot keeps the backend alive.
+  if (outcome.proxied) outcome.backend->responses.count(w.status());
+}
+
+void Proxy::serve_request(http::Request& req, http::ResponseWriter& w, ProxyOutcome& outcome) {
   stats_.requests.add();
   const http::RequestHead& head = req.head();
   const std::string_view client_id = client_request_id(head.headers);
@@ -212,7 +220,7 @@ void Proxy::forward(http::Request& req, http::ResponseWriter& w, const Snapshot&
     const runtime::LabelScope labelled(b->labels);  // profiles: this attempt's samples
     http::Result<http::ClientResponse> resp = send(*b, up.request, outcome);
     if (resp) {
-      stream_response(req, w, *resp, *b);
+      stream_response(req, w, *resp, *b, outcome);
       return;
     }
     ++attempts.failed;
@@ -279,7 +287,7 @@ void Proxy::answer_failure(http::ResponseWriter& w, const NextStep& next, const 
 }
 
 void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::ClientResponse& resp,
-                            Backend& b) {
+                            Backend& b, ProxyOutcome& outcome) {
   const http::ResponseHead& head = resp.head();
   const http::BodyFraming framing = http::response_framing(req.method(), head);
   ForwardedFields fields;
@@ -302,11 +310,12 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
     if (!w.header_written()) (void)w.reply(502, "spindle-lb: invalid response\n", kTextPlain);
     return;
   }
+  outcome.proxied = true;
   const bool streamed = framing.kind != http::Framing::kContentLength;
   for (;;) {
     auto piece = resp.body().next();
     if (!piece) {
-      end_failed_response(w, resp, b, piece.error());
+      if (end_failed_response(w, resp, b, piece.error())) outcome.proxied = false;
       return;
     }
     if (piece->empty()) break;
@@ -321,7 +330,7 @@ void Proxy::stream_response(http::Request& req, http::ResponseWriter& w, http::C
   }
 }
 
-void Proxy::end_failed_response(http::ResponseWriter& w, http::ClientResponse& resp, Backend& b,
+bool Proxy::end_failed_response(http::ResponseWriter& w, http::ClientResponse& resp, Backend& b,
                                 const http::Error& read_error) {
   // What broke the read, typed: the client leaving, the request body broken on the client's
   // side (its writer then stops the exchange), or the backend. Never sent again.
@@ -331,14 +340,15 @@ void Proxy::end_failed_response(http::ResponseWriter& w, http::ClientResponse& r
   if (next.step == Step::kDrop) {  // nobody to answer, nobody at fault
     w.abort();
     stats_.canceled.add();
-    return;
+    return false;
   }
   if (w.retract()) {  // nothing of the response went out yet: answer it
     answer_failure(w, next, cause, b);
-    return;
+    return true;
   }
   w.abort();
   (next.blame == Blame::kClient ? stats_.client_errors : stats_.aborted).add();
+  return false;
 }
 
 ProxyStats Proxy::stats() const { return base::snapshot(stats_); }

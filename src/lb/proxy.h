@@ -17,6 +17,7 @@
 #include "lb/picker.h"
 #include "lb/registry.h"
 #include "lb/request_body.h"
+#include "lb/response_counts.h"
 
 namespace spindle::lb {
 
@@ -62,6 +63,7 @@ struct ProxyOutcome {
   std::shared_ptr<const Snapshot> snapshot;
   std::int64_t upstream_ns = -1;  // its attempt: sent until the response head (-1: none)
   std::uint32_t retries = 0, failovers = 0;
+  bool proxied = false;  // the answer is that backend's response (not the balancer's own)
 };
 
 class Proxy {
@@ -74,8 +76,13 @@ class Proxy {
   // serve(), saying what happened in *outcome.
   void serve(http::Request& req, http::ResponseWriter& w, ProxyOutcome& outcome);
   ProxyStats stats() const;
+  // Every answer sent (the backends' and the balancer's own), by method and status class;
+  // requests the client left before any answer are not in it (stats().canceled).
+  ResponseCounts::Snapshot responses() const { return responses_.snapshot(); }
 
  private:
+  // serve() but for counting the answer.
+  void serve_request(http::Request& req, http::ResponseWriter& w, ProxyOutcome& outcome);
   // Prepare the upstream request, send it (to further backends as next_step says), answer.
   void forward(http::Request& req, http::ResponseWriter& w, const Snapshot& snap,
                const UpstreamTarget& target, http::BodyFraming framing, RequestBody& body,
@@ -88,19 +95,21 @@ class Proxy {
   void answer_failure(http::ResponseWriter& w, const NextStep& next, const http::Error& e,
                       const Backend& b);
   // A response body read that failed: answered (502/504, or the client's 4xx) if nothing went
-  // out yet, else the response is cut short; charged to the side that caused it.
-  void end_failed_response(http::ResponseWriter& w, http::ClientResponse& resp, Backend& b,
+  // out yet (then true: the answer is no longer the backend's), else the response is cut
+  // short; charged to the side that caused it.
+  bool end_failed_response(http::ResponseWriter& w, http::ClientResponse& resp, Backend& b,
                            const http::Error& read_error);
   // The answer to a failure of the client's side (its body): counted, never the backend's.
   void reply_client_error(http::ResponseWriter& w, const http::Error& e);
   void stream_response(http::Request& req, http::ResponseWriter& w, http::ClientResponse& resp,
-                       Backend& b);
+                       Backend& b, ProxyOutcome& outcome);
 
   Registry& registry_;
   Picker& picker_;
   Admission& admission_;
   const BodyOptions body_options_;
   ProxyStatsOf<base::LiveCells> stats_;
+  ResponseCounts responses_;
 };
 
 }  // namespace spindle::lb

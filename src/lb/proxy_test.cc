@@ -160,9 +160,55 @@ TEST_P(ProxyTest, RoundRobinAndForwardingFields) {
     auto s0 = lb.upstream.pool(b0.address()).stats();
     EXPECT_EQ(s0.new_connections, 1u);
     EXPECT_EQ(s0.reuses, 9u);
-    lb.server.stop();
+    lb.server.stop();  // every handler has returned: both connections are back in their pools
+    const http::PoolStats total = lb.upstream.stats();
+    EXPECT_EQ(total.new_connections, 2u);
+    EXPECT_EQ(total.reuses, 18u);
+    EXPECT_EQ(total.idle, 2);
+    EXPECT_EQ(total.in_use, 0);
     b0.stop();
     b1.stop();
+  });
+}
+
+// Every answer is counted by method and status class, the backends' also per backend; the
+// balancer's own answers (413, 503, 502) only in the total.
+TEST_P(ProxyTest, CountsAnswersByMethodAndStatusClass) {
+  run([] {
+    TestServer ok([](http::Request& req, http::ResponseWriter& w) {
+      const http::Method m = req.method();
+      (void)w.reply(m == http::Method::kPost ? 201 : m == http::Method::kDelete ? 503 : 200, "x");
+    });
+    Lb lb({}, 0, 100ms, /*max_body=*/4);
+    const BackendUrl u = *parse_backend_url("http://" + ok.address());
+    lb.registry.add(u, "ok", 1, false, Clock::now());
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(get(lb.server.address()).status, 200);
+    EXPECT_EQ(get(lb.server.address(), http::Method::kHead).status, 200);
+    EXPECT_EQ(get(lb.server.address(), http::Method::kPost, "data").status, 201);
+    EXPECT_EQ(get(lb.server.address(), http::Method::kPost, "too large").status, 413);
+    EXPECT_EQ(get(lb.server.address(), http::Method::kDelete).status, 503);
+    EXPECT_EQ(get(lb.server.address(), http::Method::kPatch).status, 200);
+    const std::shared_ptr<Backend> b = lb.registry.snapshot()->backends.at(0);
+    ASSERT_EQ(lb.registry.remove(u.url), Registry::RemoveOutcome::kRemoved);
+    EXPECT_EQ(get(lb.server.address()).status, 503);  // no backend
+    lb.server.stop();                                 // every handler has returned and counted
+    const ResponseCounts::Snapshot r = lb.proxy.responses();
+    EXPECT_EQ(r[0], (StatusCounts::Snapshot{3, 0, 0, 1, 0}));  // GET
+    EXPECT_EQ(r[1], (StatusCounts::Snapshot{1, 0, 0, 0, 0}));  // HEAD
+    EXPECT_EQ(r[2], (StatusCounts::Snapshot{1, 0, 1, 0, 0}));  // POST
+    EXPECT_EQ(r[3], (StatusCounts::Snapshot{0, 0, 0, 0, 0}));  // PUT
+    EXPECT_EQ(r[4], (StatusCounts::Snapshot{0, 0, 0, 1, 0}));  // DELETE
+    EXPECT_EQ(r[5], (StatusCounts::Snapshot{1, 0, 0, 0, 0}));  // OTHER: PATCH
+    EXPECT_EQ(b->responses.snapshot(), (StatusCounts::Snapshot{6, 0, 0, 1, 0}));
+    ok.stop();
+
+    Lb refused;
+    refused.add(closed_port_address());
+    EXPECT_EQ(get(refused.server.address(), http::Method::kPut, "x").status, 502);
+    refused.server.stop();
+    EXPECT_EQ(refused.proxy.responses()[3], (StatusCounts::Snapshot{0, 0, 0, 1, 0}));
+    EXPECT_EQ(refused.registry.snapshot()->backends.at(0)->responses.snapshot(),
+              (StatusCounts::Snapshot{}));
   });
 }
 

@@ -60,6 +60,8 @@ RegisterOutcome Registry::add(const BackendUrl& url, std::string name, std::opti
   if (it != backends_.end()) {
     Backend& old = *it->second;
     old.last_heartbeat_ns.store(base::to_ns(now), std::memory_order_relaxed);
+    old.heartbeat_overdue = false;
+    stats_.heartbeats.add();
     const bool rename = !name.empty() && name != old.name;
     const int new_weight = weight ? std::clamp(*weight, 1, kMaxWeight) : old.weight;
     if (old.is_static || (!rename && new_weight == old.weight)) return RegisterOutcome::kRefreshed;
@@ -75,6 +77,7 @@ RegisterOutcome Registry::add(const BackendUrl& url, std::string name, std::opti
     copy(b->ejections, old.ejections);
     copy(b->ejected_until_ns, old.ejected_until_ns);
     copy(b->last_heartbeat_ns, old.last_heartbeat_ns);
+    b->responses.add(old.responses.snapshot());
     base::log::info("backend {} updated ({}, weight {})", url.url, b->name, b->weight);
     it->second = std::move(b);
     publish();
@@ -87,6 +90,7 @@ RegisterOutcome Registry::add(const BackendUrl& url, std::string name, std::opti
                                 is_static, &pool_for_(url.address));
   b->last_heartbeat_ns.store(base::to_ns(now), std::memory_order_relaxed);
   base::log::info("backend {} added ({}{})", url.url, b->name, is_static ? ", static" : "");
+  if (!is_static) stats_.registrations.add();
   backends_.emplace(url.url, std::move(b));
   publish();
   return RegisterOutcome::kAdded;
@@ -97,6 +101,8 @@ bool Registry::heartbeat(const std::string& url, base::TimePoint now) {
   auto it = backends_.find(url);
   if (it == backends_.end()) return false;
   it->second->last_heartbeat_ns.store(base::to_ns(now), std::memory_order_relaxed);
+  it->second->heartbeat_overdue = false;
+  stats_.heartbeats.add();
   return true;
 }
 
@@ -107,6 +113,7 @@ Registry::RemoveOutcome Registry::remove(const std::string& url) {
   if (it->second->is_static) return RemoveOutcome::kStatic;
   backends_.erase(it);
   publish();
+  stats_.deregistrations.add();
   base::log::info("backend {} deregistered", url);
   return RemoveOutcome::kRemoved;
 }
@@ -116,6 +123,7 @@ SweepResult Registry::sweep(base::TimePoint now) {
   runtime::MutexLock lock(mu_);
   const std::int64_t now_ns = base::to_ns(now);
   const auto timeout = options_.heartbeat_timeout;
+  const std::int64_t overdue_ns = ns(timeout);
   const std::int64_t due_ns = ns(timeout + expiry_grace(timeout));
   const std::int64_t missed_two_ns = ns(timeout - heartbeat_interval(timeout));
   struct Due {
@@ -135,6 +143,10 @@ SweepResult Registry::sweep(base::TimePoint now) {
     }
     if (b->is_static) continue;
     const std::int64_t age = now_ns - b->last_heartbeat_ns.load(std::memory_order_relaxed);
+    if (age > overdue_ns && !b->heartbeat_overdue) {
+      b->heartbeat_overdue = true;
+      stats_.heartbeats_missed.add();
+    }
     const bool answers = b->requests.load(std::memory_order_relaxed) > 0 &&
                          b->consecutive_failures.load(std::memory_order_relaxed) == 0 &&
                          !b->ejected();
@@ -154,6 +166,7 @@ SweepResult Registry::sweep(base::TimePoint now) {
                         ? "; never answered a request, so not kept by the panic threshold"
                         : "; failing requests, so not kept by the panic threshold");
     backends_.erase(d.url);
+    stats_.expirations.add();
     ++out.expired;
     changed = true;
   }
@@ -242,6 +255,8 @@ std::vector<BackendStatus> Registry::status(base::TimePoint now) const {
         (now_ns - b->last_heartbeat_ns.load(std::memory_order_relaxed)) / 1000000;
     s.upstream_seconds = b->upstream_seconds.snapshot();
     s.request_seconds = b->request_seconds.snapshot();
+    s.responses = b->responses.snapshot();
+    s.pool = b->pool->stats();
     out.push_back(std::move(s));
   }
   return out;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/stats.h"
 #include "lb/backend.h"
 #include "lb/snapshot.h"
 #include "runtime/sync/mutex.h"
@@ -55,7 +56,35 @@ struct BackendStatus {
   std::uint64_t requests = 0, failures = 0;
   std::int64_t last_heartbeat_ms_ago = 0;
   debug::Histogram::Snapshot upstream_seconds, request_seconds;  // Backend's, for /metrics
+  StatusCounts::Snapshot responses{};                            // Backend's, for /metrics
+  http::PoolStats pool{};  // its upstream connections (its address' pool, kept across removal)
 };
+
+// The registry's stats (base/stats.h): live in the registry, a snapshot from stats().
+template <class Cells>
+struct RegistryStatsOf {
+  typename Cells::Counter registrations{}, deregistrations{}, heartbeats{}, heartbeats_missed{},
+      expirations{};
+
+  template <class F, class... S>
+  static constexpr void each(F&& f, S&&... s) {
+    using base::MetricInfo;
+    f(MetricInfo{"registrations_total", "Registrations that added a backend (a new URL)."},
+      s.registrations...);
+    f(MetricInfo{"deregistrations_total", "Backends removed by a deregistration."},
+      s.deregistrations...);
+    f(MetricInfo{"heartbeats_total",
+                 "Heartbeats of known backends (a heartbeat, or a registration of a known URL)."},
+      s.heartbeats...);
+    f(MetricInfo{"heartbeats_missed_total",
+                 "Times a registered backend stayed silent past the heartbeat timeout (once "
+                 "until it heartbeats again)."},
+      s.heartbeats_missed...);
+    f(MetricInfo{"expirations_total", "Backends removed for missing heartbeats."},
+      s.expirations...);
+  }
+};
+using RegistryStats = RegistryStatsOf<base::SnapshotCells>;
 
 struct SweepResult {
   std::size_t expired = 0;     // removed for missing heartbeats
@@ -99,6 +128,7 @@ class Registry {
   bool in_panic() const { return in_panic_.load(std::memory_order_relaxed); }
   std::uint64_t panic_sweeps() const { return panic_sweeps_.load(std::memory_order_relaxed); }
   std::uint64_t ejections() const { return ejections_.load(std::memory_order_relaxed); }
+  RegistryStats stats() const { return base::snapshot(stats_); }
   const RegistryOptions& options() const { return options_; }
 
  private:
@@ -113,6 +143,7 @@ class Registry {
   std::atomic<bool> in_panic_{false};
   std::atomic<std::uint64_t> panic_sweeps_{0};
   std::atomic<std::uint64_t> ejections_{0};
+  RegistryStatsOf<base::LiveCells> stats_;
 };
 
 }  // namespace spindle::lb

@@ -76,6 +76,44 @@ TEST_P(RegistryTest, RegisterAgainWithNewNameOrWeightUpdates) {
   });
 }
 
+// The counters on /metrics: registrations and deregistrations (not of static backends),
+// heartbeats of known backends, a missed heartbeat once per silence, expirations.
+TEST_P(RegistryTest, StatsCountRegistrationsHeartbeatsAndSilence) {
+  run([] {
+    RegistryOptions o;
+    o.heartbeat_timeout = 3s;  // grace 750 ms
+    World w(o);
+    auto t0 = Clock::now();
+    w.registry.add(url(1), "", 1, false, t0);
+    w.registry.add(url(2), "", 1, false, t0);
+    w.registry.add(url(9), "", 1, true, t0);
+    w.registry.add(url(1), "", 1, false, t0);  // a known URL: a heartbeat
+    EXPECT_TRUE(w.registry.heartbeat(url(2).url, t0 + 1s));
+    EXPECT_FALSE(w.registry.heartbeat(url(3).url, t0 + 1s));
+    EXPECT_EQ(w.registry.remove(url(2).url), Registry::RemoveOutcome::kRemoved);
+    EXPECT_EQ(w.registry.remove(url(9).url), Registry::RemoveOutcome::kStatic);
+    RegistryStats s = w.registry.stats();
+    EXPECT_EQ(s.registrations, 2u);
+    EXPECT_EQ(s.heartbeats, 2u);
+    EXPECT_EQ(s.deregistrations, 1u);
+    EXPECT_EQ(s.heartbeats_missed, 0u);
+    // Backend 1, silent since t0: past the timeout, within the grace. Missed once, however
+    // many sweeps see it.
+    EXPECT_EQ(w.registry.sweep(t0 + 3100ms).expired, 0u);
+    EXPECT_EQ(w.registry.sweep(t0 + 3200ms).expired, 0u);
+    EXPECT_EQ(w.registry.stats().heartbeats_missed, 1u);
+    EXPECT_TRUE(w.registry.heartbeat(url(1).url, t0 + 3300ms));
+    // Silent again: a second miss, then past the grace it expires.
+    EXPECT_EQ(w.registry.sweep(t0 + 6400ms).expired, 0u);
+    EXPECT_EQ(w.registry.sweep(t0 + 7100ms).expired, 1u);
+    s = w.registry.stats();
+    EXPECT_EQ(s.heartbeats, 3u);
+    EXPECT_EQ(s.heartbeats_missed, 2u);
+    EXPECT_EQ(s.expirations, 1u);
+    EXPECT_EQ(s.registrations, 2u);
+  });
+}
+
 TEST_P(RegistryTest, MaxBackends) {
   run([] {
     RegistryOptions o;

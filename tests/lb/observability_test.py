@@ -11,7 +11,8 @@ import unittest
 import urllib.parse
 import urllib.request
 
-from lbtest import BACKEND_BIN, LB_BIN, SLOW, LbTestCase, Proc, request, wait_until
+from lbtest import (BACKEND_BIN, LB_BIN, SLOW, LbTestCase, Proc, closed_port, request,
+                    wait_until)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -41,6 +42,7 @@ class Observability(LbTestCase):
                   "spindle-lb")
         self.procs.append(lb)
         lb.debug = re.search(r"debug (\S+)\)", lb.address_line).group(1)
+        lb.admin_addr, lb.token = lb.addr, None  # the API on --listen, no token
         return lb
 
     def promtool_check(self, text):
@@ -78,6 +80,83 @@ class Observability(LbTestCase):
         self.assertGreater(m[("process_open_fds", "")], 3)
         self.assertGreater(m[("process_resident_memory_bytes", "")], 1 << 20)
         self.assertIn("Not served yet:", request(lb.debug, "GET", "/debug/pprof/").text)
+
+    def test_answers_connections_and_registrations_are_counted(self):
+        """Exact counts after real requests: answers by method and status class (the
+        backends' and the balancer's own), per backend, upstream connections, registrations,
+        heartbeats and deregistrations."""
+        ensure_prometheus()
+        # Heartbeats only as the test sends them: no backend can miss one meanwhile.
+        lb = self.start_lb_with_debug("--heartbeat-timeout", "1h", "--max-body-size", "4")
+        self.assertEqual(request(lb.addr).status, 503)  # no backend yet
+        alpha = self.start_backend(None, name="alpha")
+        beta = self.start_backend(None, "--fail-ratio", "1", name="beta")
+        self.assertEqual(self.register(lb, alpha.url, name="alpha").status, 200)
+        for _ in range(5):
+            self.assertEqual(request(lb.addr).status, 200)
+        self.assertEqual(request(lb.addr, "POST", body=b"data").status, 200)
+        self.assertEqual(request(lb.addr, "HEAD").status, 200)
+        self.assertEqual(request(lb.addr, "POST", body=b"too large").status, 413)
+        self.assertEqual(self.register(lb, beta.url, name="beta").status, 200)
+        self.assertEqual(sorted(request(lb.addr).status for _ in range(2)), [200, 500])
+        for b in (alpha, beta):
+            self.assertEqual(self.admin(lb, "/_lb/heartbeat", {"url": b.url}).status, 204)
+        self.assertEqual(self.register(lb, alpha.url).status, 200)  # a known URL: a heartbeat
+
+        page = request(lb.debug, "GET", "/metrics").text
+        self.promtool_check(page)
+        m = samples(page)
+
+        def responses(method, code):
+            return m[("spindle_lb_responses_total", f'{{method="{method}",code="{code}"}}')]
+
+        for method, codes in (("GET", (6, 0, 0, 2)), ("HEAD", (1, 0, 0, 0)),
+                              ("POST", (1, 0, 1, 0)), ("PUT", (0, 0, 0, 0)),
+                              ("DELETE", (0, 0, 0, 0)), ("OTHER", (0, 0, 0, 0))):
+            got = tuple(responses(method, c) for c in ("2xx", "3xx", "4xx", "5xx"))
+            self.assertEqual(got, codes, method)
+        self.assertEqual(m[("spindle_lb_requests_total", "")], 11)
+        a = f'backend="alpha",url="{alpha.url}"'
+        b = f'backend="beta",url="{beta.url}"'
+        for labels, codes in ((a, (8, 0, 0, 0)), (b, (0, 0, 0, 1))):
+            got = tuple(m[("spindle_lb_backend_responses_total", f'{{{labels},code="{c}"}}')]
+                        for c in ("2xx", "3xx", "4xx", "5xx"))
+            self.assertEqual(got, codes, labels)
+        # Keep-alive upstream: one connection to alpha carried its 8 requests.
+        self.assertEqual(m[("spindle_lb_backend_connections_opened_total", f"{{{a}}}")], 1)
+        self.assertEqual(m[("spindle_lb_backend_reuses_total", f"{{{a}}}")], 7)
+        self.assertEqual(m[("spindle_lb_backend_idle_connections", f"{{{a}}}")], 1)
+        self.assertEqual(m[("spindle_lb_backend_in_use_connections", f"{{{a}}}")], 0)
+        self.assertEqual(m[("spindle_lb_backend_connections_opened_total", f"{{{b}}}")], 1)
+        self.assertEqual(m[("spindle_lb_upstream_connections_opened_total", "")], 2)
+        self.assertEqual(m[("spindle_lb_upstream_reuses_total", "")], 7)
+        self.assertEqual(m[("spindle_lb_upstream_retries_total", "")], 0)
+        self.assertEqual(m[("spindle_lb_registrations_total", "")], 2)
+        self.assertEqual(m[("spindle_lb_heartbeats_total", "")], 3)
+        self.assertEqual(m[("spindle_lb_heartbeats_missed_total", "")], 0)
+        self.assertEqual(m[("spindle_lb_deregistrations_total", "")], 0)
+
+        self.assertEqual(self.admin(lb, "/_lb/deregister", {"url": beta.url}).status, 204)
+        m = samples(request(lb.debug, "GET", "/metrics").text)
+        self.assertEqual(m[("spindle_lb_deregistrations_total", "")], 1)
+        self.assertNotIn(("spindle_lb_backend_responses_total", f'{{{b},code="5xx"}}'), m)
+        # The removed backend's connections still count in the totals.
+        self.assertEqual(m[("spindle_lb_upstream_connections_opened_total", "")], 2)
+
+    def test_a_silent_backend_is_a_missed_heartbeat_and_an_expiry(self):
+        lb = self.start_lb_with_debug("--heartbeat-timeout", "200ms")
+        ghost = f"http://127.0.0.1:{closed_port()}"
+        self.assertEqual(self.register(lb, ghost, name="ghost").status, 200)
+
+        def expired():
+            m = samples(request(lb.debug, "GET", "/metrics").text)
+            return m if m[("spindle_lb_expirations_total", "")] > 0 else None
+
+        m = wait_until(expired, 10 * SLOW, what="the silent backend to expire")
+        self.assertEqual(m[("spindle_lb_expirations_total", "")], 1)
+        self.assertEqual(m[("spindle_lb_heartbeats_missed_total", "")], 1)
+        self.assertEqual(m[("spindle_lb_registrations_total", "")], 1)
+        self.assertEqual(m[("spindle_lb_heartbeats_total", "")], 0)
 
     def test_admin_listener_answers_health_but_shows_no_metrics(self):
         lb = self.start_lb_with_debug("--admin-listen", "127.0.0.1:0")
