@@ -295,6 +295,7 @@ ServerConn::HeadStatus ServerConn::read_head() {
 
 // After the answers to the requests before it (still batched in out_).
 void ServerConn::answer_error(int status, const char* reason) {
+  server_->stats_.refused_requests.add();
   append_status_line(out_, status);
   append_date(out_);
   out_ += "Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n";

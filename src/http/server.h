@@ -180,6 +180,7 @@ struct ServerStatsOf {
   // read with seq_cst there (the default order of the atomic it replaced).
   typename Cells::Gauge active{};
   typename Cells::Counter requests{};
+  typename Cells::Counter refused_requests{};
   typename Cells::Gauge peak_read_buffer{};
 
   template <class F, class... S>
@@ -191,6 +192,10 @@ struct ServerStatsOf {
     f(base::MetricInfo{"connections_accepted_total", "Connections accepted."}, s.accepted...);
     f(base::MetricInfo{"requests_total", "Requests answered, on connections that have closed."},
       s.requests...);
+    f(base::MetricInfo{"requests_refused_total",
+                       "Requests answered with an error before the handler: a malformed head "
+                       "(400, 414, 431, 501, 505, 417) or one too slow (408)."},
+      s.refused_requests...);
     f(base::MetricInfo{"read_buffer_peak_bytes", "Largest connection read buffer seen."},
       s.peak_read_buffer...);
   }

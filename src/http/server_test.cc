@@ -216,6 +216,7 @@ TEST_P(ServerTest, ParseErrorsAnsweredWithStatusAndConnectionClose) {
       EXPECT_EQ(r.rfind(std::string("HTTP/1.1 ") + k.status, 0), 0u) << k.status << ": " << r;
       EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos) << r;
     }
+    EXPECT_EQ(s.server.stats().refused_requests, std::size(cases));
     s.stop();
   });
 }
@@ -237,6 +238,7 @@ TEST_P(ServerTest, HeaderReadTimeoutAnswers408IdleTimeoutClosesSilently) {
     std::string first = read_until_count(idle, "hello", 1);
     EXPECT_NE(first.find("hello"), std::string::npos);
     EXPECT_EQ(read_all(idle), "") << "idle timeout closes without an answer";
+    EXPECT_EQ(s.server.stats().refused_requests, 1u);  // the 408; the idle close answers nothing
     s.stop();
   });
 }

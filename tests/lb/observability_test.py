@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -102,6 +103,10 @@ class Observability(LbTestCase):
         for b in (alpha, beta):
             self.assertEqual(self.admin(lb, "/_lb/heartbeat", {"url": b.url}).status, 204)
         self.assertEqual(self.register(lb, alpha.url).status, 200)  # a known URL: a heartbeat
+        # A malformed head is answered by the HTTP server before the proxy sees a request.
+        with socket.create_connection(lb.addr.rsplit(":", 1)) as c:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n")
+            self.assertTrue(c.makefile("rb").readline().startswith(b"HTTP/1.1 400 "))
 
         page = request(lb.debug, "GET", "/metrics").text
         self.promtool_check(page)
@@ -116,6 +121,7 @@ class Observability(LbTestCase):
             got = tuple(responses(method, c) for c in ("2xx", "3xx", "4xx", "5xx"))
             self.assertEqual(got, codes, method)
         self.assertEqual(m[("spindle_lb_requests_total", "")], 11)
+        self.assertEqual(m[("spindle_lb_client_requests_refused_total", "")], 1)
         a = f'backend="alpha",url="{alpha.url}"'
         b = f'backend="beta",url="{beta.url}"'
         for labels, codes in ((a, (8, 0, 0, 0)), (b, (0, 0, 0, 1))):
