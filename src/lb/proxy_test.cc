@@ -212,6 +212,42 @@ TEST_P(ProxyTest, CountsAnswersByMethodAndStatusClass) {
   });
 }
 
+// A backend's response head followed by no body byte before it closes: nothing of it went out,
+// so the client gets the balancer's 502, counted as the balancer's answer, not the backend's.
+TEST_P(ProxyTest, AResponseTakenBackIsNotTheBackendsAnswer) {
+  run([] {
+    net::Listener l = std::move(*net::listen("127.0.0.1:0"));
+    runtime::WaitGroup wg;
+    wg.add(1);
+    runtime::go([&] {
+      auto c = l.accept();
+      if (c) {
+        std::string got;
+        char buf[4096];
+        (void)c->set_deadline(Clock::now() + 5s);
+        while (got.find("\r\n\r\n") == std::string::npos) {
+          auto r = c->read(buf);
+          if (!r || *r == 0) break;
+          got.append(buf, *r);
+        }
+        (void)c->write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
+        (void)c->close();
+      }
+      wg.done();
+    });
+    Lb lb;
+    lb.add(l.address().to_string());
+    EXPECT_EQ(get(lb.server.address()).status, 502);
+    lb.server.stop();
+    EXPECT_EQ(lb.proxy.responses()[0], (StatusCounts::Snapshot{0, 0, 0, 1, 0}));
+    EXPECT_EQ(lb.registry.snapshot()->backends.at(0)->responses.snapshot(),
+              (StatusCounts::Snapshot{}));
+    EXPECT_EQ(lb.registry.snapshot()->backends.at(0)->requests.load(), 1u);
+    (void)l.close();
+    wg.wait();
+  });
+}
+
 TEST_P(ProxyTest, StreamsALargeBodyBothWays) {
   run([] {
     TestServer echo([](http::Request& req, http::ResponseWriter& w) {
