@@ -72,6 +72,18 @@ Reply get(const std::string& address, http::Method m = http::Method::kGet,
   return out;
 }
 
+// Reads a request head from c (up to its blank line), giving up after 5 s.
+void read_request_head(net::Conn& c) {
+  std::string got;
+  char buf[4096];
+  (void)c.set_deadline(Clock::now() + 5s);
+  while (got.find("\r\n\r\n") == std::string::npos) {
+    auto r = c.read(buf);
+    if (!r || *r == 0) break;
+    got.append(buf, *r);
+  }
+}
+
 // A backend that answers each connection's first request by closing the connection (no
 // response byte) for the first `failures` connections, then "ok" with Connection: close.
 struct FlakyBackend {
@@ -86,14 +98,7 @@ struct FlakyBackend {
         auto c = l.accept();
         if (!c) break;
         int n = conns.fetch_add(1);
-        std::string got;
-        char buf[4096];
-        (void)c->set_deadline(Clock::now() + 5s);
-        while (got.find("\r\n\r\n") == std::string::npos) {
-          auto r = c->read(buf);
-          if (!r || *r == 0) break;
-          got.append(buf, *r);
-        }
+        read_request_head(*c);
         if (n >= failures) {
           (void)c->write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
         }
@@ -222,14 +227,7 @@ TEST_P(ProxyTest, AResponseTakenBackIsNotTheBackendsAnswer) {
     runtime::go([&] {
       auto c = l.accept();
       if (c) {
-        std::string got;
-        char buf[4096];
-        (void)c->set_deadline(Clock::now() + 5s);
-        while (got.find("\r\n\r\n") == std::string::npos) {
-          auto r = c->read(buf);
-          if (!r || *r == 0) break;
-          got.append(buf, *r);
-        }
+        read_request_head(*c);
         (void)c->write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
         (void)c->close();
       }
