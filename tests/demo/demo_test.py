@@ -18,6 +18,7 @@ import http.server
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -110,6 +111,7 @@ class Demo:
         for pid in session_processes(self.p.pid):
             os.kill(pid, signal.SIGKILL)
         self.p.stdout.close()
+        shutil.rmtree(self.out_dir, ignore_errors=True)
 
 
 class FakeDebugListener(http.server.BaseHTTPRequestHandler):

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -108,6 +109,7 @@ class HtmlRenderTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="spindle-html-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, ignore_errors=True)
         cls.page = os.path.join(cls.dir, "report.html")
         server = subprocess.Popen([BACKEND_BIN, "--listen", "127.0.0.1:0", "--debug-listen",
                                    "off", "--name", "scripted"], stdout=subprocess.PIPE,
