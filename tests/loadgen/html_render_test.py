@@ -172,8 +172,12 @@ class HtmlRenderTest(unittest.TestCase):
                 name = next(k for k in series if plot["caption"].startswith(k))
                 self.assertEqual(len(plot["lines"]), series[name])
                 self.assertEqual(len(plot["swatches"]), series[name])
-                # The grid (#ddd lines) across the plot.
-                self.assertGreater(count_near(image, box, [(0xdd, 0xdd, 0xdd)], tolerance=8), 500)
+                # The grid (#ddd lines) is drawn. How much of it shows depends on the axes'
+                # ranges, so on the latencies measured, and on the series drawn over it: 570
+                # pixels on a quiet machine and 426 on a busy one in the latency plot. A quarter
+                # of the plot's width keeps a margin and still fails when there is no grid.
+                self.assertGreater(count_near(image, box, [(0xdd, 0xdd, 0xdd)], tolerance=8),
+                                   box["w"] // 4, f"grid pixels, box {box}")
                 for s in plot["swatches"]:  # 12 x 3 px each
                     self.assertGreaterEqual(count_near(image, s["box"], [rgb(s["color"])]), 20,
                                             f"legend swatch {s['color']}")
