@@ -196,14 +196,19 @@ void AccessLog::append(std::string line) {
   {
     base::ThreadMutexLock lock(mu_);
     if (!stopping_ && queue_.size() + line.size() <= options_.max_queued_bytes) {
+      const std::size_t before = queue_.size();
       if (queue_.empty()) {
         queue_ = std::move(line);
       } else {
         queue_ += line;
       }
       ++queued_seq_;
+      // The writer waits untimed for a first line, then timed while a batch gathers: wake it
+      // for the first line and once the batch is full, not for every line in between.
+      const bool wake =
+          before == 0 || (before < options_.gather_bytes && queue_.size() >= options_.gather_bytes);
       lock.unlock();
-      wake_.notify_one();
+      if (wake) wake_.notify_one();
       return;
     }
   }
@@ -221,6 +226,9 @@ void AccessLog::reopen() {
 void AccessLog::flush() {
   base::ThreadMutexLock lock(mu_);
   const std::uint64_t target = queued_seq_;
+  if (written_seq_ >= target) return;
+  flushing_ = true;
+  wake_.notify_one();
   while (written_seq_ < target) written_.wait(mu_);
 }
 
@@ -241,6 +249,12 @@ void AccessLog::run() {
     {
       base::ThreadMutexLock lock(mu_);
       while (queue_.empty() && !reopen_ && !stopping_) wake_.wait(mu_);
+      // A batch gathers: more lines come with no wake-up until it is full or old enough.
+      const auto deadline = std::chrono::steady_clock::now() + options_.gather;
+      while (!queue_.empty() && queue_.size() < options_.gather_bytes && !reopen_ && !stopping_ &&
+             !flushing_ && wake_.wait_until(mu_, deadline) != std::cv_status::timeout) {
+      }
+      flushing_ = false;
       batch.clear();
       batch.swap(queue_);
       seq = queued_seq_;

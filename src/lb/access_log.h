@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -64,6 +65,11 @@ struct AccessLogOptions {
   AccessLogFormat format = AccessLogFormat::kJson;
   std::size_t max_queued_bytes = 4 << 20;  // lines waiting to be written; more are dropped
   int fd = -1;                             // for tests: write here instead of opening path
+  // The writer gathers lines into one write for up to `gather` after the first, or until
+  // `gather_bytes` wait: one wake-up and one write(2) per batch, not per request (nginx's
+  // access_log buffer= and flush=, kept short).
+  std::chrono::milliseconds gather{50};
+  std::size_t gather_bytes = 64 << 10;
 };
 
 class AccessLog {
@@ -78,12 +84,13 @@ class AccessLog {
   AccessLogFormat format() const { return options_.format; }
   // Queues one line; never waits for the output, only briefly for the queue's lock (the
   // writer holds it to take the queue, never while it writes). Dropped and counted when full.
+  // Wakes the writer only for the first line of a batch and when a batch is full.
   void append(std::string line);
   // The writer opens the path again before its next write (the old file is closed). Any
   // thread; a failure to open is logged and the old file kept.
   void reopen();
-  // Parks the calling thread until every line appended before the call is written. For tests
-  // and exit; not from a scheduler thread.
+  // Parks the calling thread until every line appended before the call is written (without
+  // waiting for the batch to gather). For tests and exit; not from a scheduler thread.
   void flush();
   // Writes out what is queued and stops the writer. Idempotent.
   void stop();
@@ -106,6 +113,7 @@ class AccessLog {
   std::uint64_t written_seq_ GUARDED_BY(mu_) = 0;
   bool reopen_ GUARDED_BY(mu_) = false;
   bool stopping_ GUARDED_BY(mu_) = false;
+  bool flushing_ GUARDED_BY(mu_) = false;  // flush() waits: write without gathering
   std::atomic<std::uint64_t> dropped_{0};
   std::uint64_t reported_drops_ = 0;  // the writer's own
   std::thread thread_;

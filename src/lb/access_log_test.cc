@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <set>
 #include <string>
 #include <thread>
@@ -100,6 +102,37 @@ TEST(AccessLog, FullQueueDropsInsteadOfBlocking) {
   (*log)->stop();
   close(fds[1]);
   reader.join();
+  close(fds[0]);
+}
+
+// Lines gather into one write: nothing is written until the batch is full (here 100 bytes; its
+// age limit an hour), then all of it at once. flush() and stop() do not wait for a batch to fill.
+TEST(AccessLog, LinesGatherIntoOneWriteUntilTheBatchIsFull) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  auto log = AccessLog::open(
+      {.path = "pipe", .fd = fds[1], .gather = std::chrono::hours(1), .gather_bytes = 100});
+  ASSERT_TRUE(log);
+  auto read_within = [&](int ms) {
+    pollfd p{.fd = fds[0], .events = POLLIN, .revents = 0};
+    if (poll(&p, 1, ms) != 1) return std::string();
+    char buf[4096];
+    const ssize_t n = ::read(fds[0], buf, sizeof buf);
+    return n > 0 ? std::string(buf, n) : std::string();
+  };
+  const std::string line(39, 'x');
+  (*log)->append(line + "\n");
+  (*log)->append(line + "\n");
+  EXPECT_EQ(read_within(200), "");  // 80 bytes: the batch is still gathering
+  (*log)->append(line + "\n");      // 120 bytes: full
+  EXPECT_EQ(read_within(10'000), line + "\n" + line + "\n" + line + "\n");
+  (*log)->append("short\n");
+  (*log)->flush();  // returns without the hour
+  EXPECT_EQ(read_within(10'000), "short\n");
+  (*log)->append("last\n");
+  (*log)->stop();  // writes what is queued, then returns
+  EXPECT_EQ(read_within(10'000), "last\n");
+  close(fds[1]);
   close(fds[0]);
 }
 

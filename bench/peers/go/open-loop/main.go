@@ -96,8 +96,9 @@ func main() {
 	timeout := flag.Duration("timeout", 5*time.Second, "per-request timeout")
 	maxInFlight := flag.Int64("max-in-flight", 20000, "outstanding requests beyond which due requests are dropped")
 	warmup := flag.Duration("warmup", 0, "sent but unrecorded load before the measured duration")
+	maxConns := flag.Int("max-conns", 0, "connections to the server at most (0: no cap, Go's default)")
 	flag.Parse()
-	if *url == "" || *rate <= 0 || *duration <= 0 || *timeout <= 0 || *maxInFlight <= 0 || *warmup < 0 {
+	if *url == "" || *rate <= 0 || *duration <= 0 || *timeout <= 0 || *maxInFlight <= 0 || *warmup < 0 || *maxConns < 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -106,6 +107,7 @@ func main() {
 		DialContext:         (&net.Dialer{Timeout: *timeout, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        10000,
 		MaxIdleConnsPerHost: 10000,
+		MaxConnsPerHost:     *maxConns,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}}
