@@ -82,8 +82,10 @@ StepResult Attacker::run(double rate, std::chrono::nanoseconds duration, std::in
   const auto limit = static_cast<std::int64_t>(options_.connections);
   for (std::uint64_t i = 0; i < schedule.count(); ++i) {
     const std::int64_t due = start + schedule.offset_ns(i);
-    // A stop() during the sleep is seen when it ends: at most one period late.
-    if (due > now_ns()) runtime::sleep_until(at_ns(due));
+    // A stop() during the sleep is seen when it ends: at most one period late. The sender
+    // wakes ahead of the queued request goroutines (Wake::kFirst): behind them, its sends
+    // would start as late as the run queue is long.
+    if (due > now_ns()) runtime::sleep_until(at_ns(due), runtime::Wake::kFirst);
     if (stopped_.load(kRelaxed)) {
       rec.stop();
       break;

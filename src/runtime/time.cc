@@ -30,7 +30,7 @@ void drain(Chan<TimePoint>& ch) {
 
 }  // namespace
 
-void sleep_until(TimePoint t) {
+void sleep_until(TimePoint t, Wake wake) {
   Goroutine* g = current("sleep");
   int64_t when = base::to_ns(t);
   if (when <= now_ns()) {
@@ -38,9 +38,13 @@ void sleep_until(TimePoint t) {
     return;
   }
   RuntimeTimer timer;
-  // At the queue's tail, not in runnext: sleepers whose timers fire in one batch then run in
-  // deadline order (runnext would run the last one woken first).
-  timer.fn = [](void* arg, uintptr_t) { ready(static_cast<Goroutine*>(arg), /*next=*/false); };
+  // By default at the queue's tail, not in runnext: sleepers whose timers fire in one batch
+  // then run in deadline order (runnext would run the last one woken first).
+  if (wake == Wake::kFirst) {
+    timer.fn = [](void* arg, uintptr_t) { ready(static_cast<Goroutine*>(arg), /*next=*/true); };
+  } else {
+    timer.fn = [](void* arg, uintptr_t) { ready(static_cast<Goroutine*>(arg), /*next=*/false); };
+  }
   timer.arg = g;
   timer.when = when;
   timer.track_running = false;  // the frame holding it is gone once the goroutine resumes

@@ -10,9 +10,16 @@
 
 namespace spindle::runtime {
 
+// Where a sleeper goes when its timer fires. kInOrder: the tail of its processor's run queue,
+// so sleepers woken in one batch run in deadline order. kFirst: the processor's next slot (Go's
+// runnext, where Go puts every woken sleeper), ahead of everything queued: for a goroutine that
+// paces others, such as a load generator's sender, whose lateness would otherwise include the
+// whole run queue. The last kFirst sleeper woken in a batch runs first.
+enum class Wake { kInOrder, kFirst };
+
 // Parks the calling goroutine for at least d (until t); no thread is held.
 void sleep_for(base::Duration d);
-void sleep_until(base::TimePoint t);
+void sleep_until(base::TimePoint t, Wake wake = Wake::kInOrder);
 
 // A channel that receives the time once, d from now (Go's time.After). For select.
 Chan<base::TimePoint> after(base::Duration d);

@@ -120,6 +120,54 @@ TEST(TimeOrder, SleepersWokenTogetherRunInDeadlineOrder) {
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
 }
 
+// A sleeper with Wake::kFirst runs before the goroutines already queued when its timer fires;
+// with the default it runs after them. One P: eight goroutines are readied into the local queue
+// while the sleeper's deadline passes, then the P is given up and the timer fires.
+void run_sleeper_among_queued(Wake wake, std::vector<int>* order, bool* late) {
+  Runtime rt(Options{.procs = 1});
+  rt.run([&] {
+    constexpr int kQueued = 8;
+    WaitGroup join;
+    join.add(kQueued + 1);
+    const auto due = Clock::now() + 4ms;  // all below stays under sysmon's 10 ms
+    go([&] {
+      if (Clock::now() >= due) *late = true;
+      sleep_until(due, wake);
+      order->push_back(-1);  // one P: no lock needed
+      join.done();
+    });
+    yield();  // the sleeper parks
+    std::vector<Chan<int>> gates;
+    std::atomic<int> waiting{0};
+    for (int i = 0; i < kQueued; ++i) {
+      gates.push_back(make_chan<int>());
+      go([&, i, gate = gates.back()]() mutable {
+        waiting.fetch_add(1);  // then parks in recv: one P, nothing runs in between
+        (void)gate.recv();
+        order->push_back(i);
+        join.done();
+      });
+    }
+    while (waiting.load() < kQueued) yield();
+    for (auto& gate : gates) gate.close();  // readied, not run: this goroutine keeps the P
+    while (Clock::now() < due + 1ms) {
+    }
+    join.wait();  // the P is free: the sleeper's timer fires now
+  });
+}
+
+TEST(TimeOrder, WakeFirstRunsAheadOfTheQueue) {
+  std::vector<int> first, in_order;
+  bool late = false;
+  run_sleeper_among_queued(Wake::kFirst, &first, &late);
+  run_sleeper_among_queued(Wake::kInOrder, &in_order, &late);
+  if (late) GTEST_SKIP() << "the sleeper reached sleep_until after its deadline (a slow machine)";
+  ASSERT_EQ(first.size(), 9u);
+  ASSERT_EQ(in_order.size(), 9u);
+  EXPECT_EQ(first.front(), -1) << "kFirst: the sleeper ran behind the queue";
+  EXPECT_EQ(in_order.back(), -1) << "kInOrder: the sleeper ran ahead of the queue";
+}
+
 // More sleepers due at once than the run queue has room for, while the global queue holds a
 // backlog of goroutines that have not run yet (as when 100k goroutines are spawned at once):
 // the sleepers still run before that backlog. Timers fire only while the local queue has room;
