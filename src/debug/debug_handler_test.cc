@@ -109,7 +109,10 @@ TEST(DebugHandler, GoroutineDumpsInGoLayouts) {
     DebugHandler debug({.program = "p", .metrics = {}, .not_ready = {}});
     TestServer s([&](http::Request& r, http::ResponseWriter& w) { debug(r, w); });
     runtime::Chan<int> ch = runtime::make_chan<int>();
-    for (int i = 0; i < 3; ++i) runtime::go([ch] { parked_in_debug_test(ch); });
+    runtime::Chan<int> ended = runtime::make_chan<int>(3);
+    for (int i = 0; i < 3; ++i) {
+      runtime::go([ch, ended]() mutable { parked_in_debug_test(ch), (void)ended.send(1); });
+    }
     for (;;) {  // until all three have parked
       int parked = 0;
       for (const runtime::GoroutineRecord& g : runtime::goroutine_snapshot()) {
@@ -190,6 +193,9 @@ TEST(DebugHandler, GoroutineDumpsInGoLayouts) {
       EXPECT_GE(total, 5) << target;  // also this goroutine and the server's
     }
     ch.close();
+    // Until they have ended: goroutines still queued when run() returns never run, and what
+    // they hold is never freed.
+    for (int i = 0; i < 3; ++i) (void)ended.recv();
     s.stop();
   });
 }
