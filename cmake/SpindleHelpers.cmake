@@ -78,7 +78,7 @@ endfunction()
 # ctest (label "fuzz") for SPINDLE_FUZZ_SECONDS on a copy of CORPUS made in the build dir, so the
 # repo's seed corpus is never written to. DICT is an optional libFuzzer dictionary; SECONDS
 # replaces SPINDLE_FUZZ_SECONDS for a target slower per input (one that goes through sockets).
-set(SPINDLE_FUZZ_SECONDS 25 CACHE STRING "Seconds each libFuzzer target runs under ctest")
+set(SPINDLE_FUZZ_SECONDS 10 CACHE STRING "Seconds each libFuzzer target runs under ctest")
 function(spindle_fuzzer name)
   if(NOT SPINDLE_BUILD_TESTS OR NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang"
      OR NOT SPINDLE_SANITIZE MATCHES "address")
