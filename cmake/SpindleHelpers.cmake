@@ -17,26 +17,37 @@ endfunction()
 # test checks timing tolerances (a deadline fires within a few ms), so it runs alone.
 # SEQUENTIAL: the test runs its code on one thread only (parsers, pure functions), so the tsan
 # preset, which finds nothing but data races, does not build it.
-# Test sources compile at -O0: the code under test comes optimised from its library, and the
-# tests' own code (gtest's macros above all) builds in about half the time. The standard and
-# gtest headers every test includes are precompiled once per build (spindle_test_pch) and
-# reused by every test, which takes another third off. Both keep the three-preset run of
-# scripts/test within its budget.
+# Test sources compile at -O0 with line tables only (file:line in failures and sanitizer
+# reports): the code under test comes optimised and with full debug information from its
+# library, and the tests' own code (gtest's macros above all) builds in about half the time.
+# The standard and gtest headers every test includes are precompiled once per build
+# (spindle_test_pch) and reused by every test, which takes another third off. Both keep the
+# three-preset run of scripts/test within its budget. FULL_DEBUG_INFO: the test symbolises its
+# own frames (qualified names of inlined functions need full debug information), so it keeps the
+# build's -g and compiles without the shared header.
 function(spindle_test_compile_options name)
-  target_compile_options(${name} PRIVATE -O0)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    target_compile_options(${name} PRIVATE -O0 -gline-tables-only)
+  else()
+    target_compile_options(${name} PRIVATE -O0 -g1)
+  endif()
 endfunction()
 
 function(spindle_test name)
   if(NOT SPINDLE_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(ARG "SERIAL;SEQUENTIAL" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "SERIAL;SEQUENTIAL;FULL_DEBUG_INFO" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   if(ARG_SEQUENTIAL AND SPINDLE_SANITIZE MATCHES "thread")
     return()
   endif()
   add_executable(${name} ${ARG_SOURCES})
-  spindle_test_compile_options(${name})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main spindle_warnings)
+  if(ARG_FULL_DEBUG_INFO)
+    target_compile_options(${name} PRIVATE -O0)
+  else()
+    spindle_test_compile_options(${name})
+  endif()
   if(NOT TARGET spindle_test_pch)
     # Compiled once per build and reused by every test (same options, see above).
     add_library(spindle_test_pch OBJECT ${PROJECT_SOURCE_DIR}/cmake/test_pch.cc)
@@ -46,7 +57,9 @@ function(spindle_test name)
       <gtest/gtest.h> <algorithm> <atomic> <chrono> <functional> <map> <memory> <optional>
       <string> <thread> <vector>)
   endif()
-  target_precompile_headers(${name} REUSE_FROM spindle_test_pch)
+  if(NOT ARG_FULL_DEBUG_INFO)
+    target_precompile_headers(${name} REUSE_FROM spindle_test_pch)
+  endif()
   add_test(NAME ${name} COMMAND ${name})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
