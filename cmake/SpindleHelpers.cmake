@@ -89,24 +89,20 @@ endfunction()
 
 # libFuzzer targets exist only in a clang build with ASan (the asan-ubsan preset). Each runs under
 # ctest (label "fuzz") for SPINDLE_FUZZ_SECONDS on a copy of CORPUS made in the build dir, so the
-# repo's seed corpus is never written to. DICT is an optional libFuzzer dictionary; SECONDS
-# replaces SPINDLE_FUZZ_SECONDS for a target slower per input (one that goes through sockets).
+# repo's seed corpus is never written to. DICT is an optional libFuzzer dictionary.
 set(SPINDLE_FUZZ_SECONDS 10 CACHE STRING "Seconds each libFuzzer target runs under ctest")
 function(spindle_fuzzer name)
   if(NOT SPINDLE_BUILD_TESTS OR NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang"
      OR NOT SPINDLE_SANITIZE MATCHES "address")
     return()
   endif()
-  cmake_parse_arguments(ARG "" "CORPUS;DICT;SECONDS" "SOURCES;DEPS" ${ARGN})
-  if(NOT ARG_SECONDS)
-    set(ARG_SECONDS ${SPINDLE_FUZZ_SECONDS})
-  endif()
+  cmake_parse_arguments(ARG "" "CORPUS;DICT" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} spindle_warnings)
   set(work ${CMAKE_CURRENT_BINARY_DIR}/${name}_corpus)
-  set(flags -max_total_time=${ARG_SECONDS} -max_len=4096 -timeout=10 -rss_limit_mb=2048
+  set(flags -max_total_time=${SPINDLE_FUZZ_SECONDS} -max_len=4096 -timeout=10 -rss_limit_mb=2048
             -print_final_stats=1)
   if(ARG_DICT)
     list(APPEND flags -dict=${ARG_DICT})
@@ -114,6 +110,6 @@ function(spindle_fuzzer name)
   list(JOIN flags " " flags)
   add_test(NAME ${name}
     COMMAND sh -c "rm -rf '${work}' && cp -r '${ARG_CORPUS}' '${work}' && exec '$<TARGET_FILE:${name}>' ${flags} '${work}'")
-  math(EXPR timeout "${ARG_SECONDS} + 120")
+  math(EXPR timeout "${SPINDLE_FUZZ_SECONDS} + 120")
   set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT ${timeout})
 endfunction()
