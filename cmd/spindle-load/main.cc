@@ -41,6 +41,7 @@ struct Flags {
   base::Duration duration = 10s, step_duration = 10s, timeout = 30s, max_p99 = 1s;
   double max_error_ratio = 0.01;
   std::size_t connections = 1000;
+  long warm_connections = -1;  // -1: all of `connections`
   int procs = 0;
   std::string debug_listen;
   bool debug_listen_required = false;
@@ -72,6 +73,12 @@ CLI::Option* add_flags(CLI::App& app, Flags& f) {
   app.add_option("--connections", f.connections,
                  "open connections per host (keep-alive pool limit); 0: no limit")
       ->capture_default_str();
+  app.add_option("--warm-connections", f.warm_connections,
+                 "connections opened per host before the first step, so that it measures "
+                 "requests rather than dials (default: all of --connections, as wrk opens its "
+                 "connections before it starts; 0: dial only as requests need them, as vegeta "
+                 "does)")
+      ->check(CLI::NonNegativeNumber);
   cmd::add_duration(app, "--timeout", &f.timeout,
                     "bound on dial, request write, response head, body");
   app.add_option("--method", f.method, "request method")->capture_default_str();
@@ -245,6 +252,15 @@ int run(const Flags& f, const Plan& p) {
     background.done();
   });
 
+  const std::size_t warm =
+      f.warm_connections < 0 ? f.connections : static_cast<std::size_t>(f.warm_connections);
+  if (warm > 0) {
+    loadgen::WarmUp w = attacker.warm_up(warm);
+    if (!w.error.empty()) {
+      std::fprintf(stderr, "spindle-load: opened %zu of %zu connections before the first step: %s\n",
+                   w.opened, w.wanted, w.error.c_str());
+    }
+  }
   std::vector<loadgen::StepResult> steps;
   const std::int64_t origin = now_ns();
   const bool text = f.output == "text";

@@ -6,6 +6,7 @@
 #include "http/wire_format.h"
 #include "loadgen/schedule.h"
 #include "runtime/runtime.h"
+#include "runtime/sync/mutex.h"
 #include "runtime/sync/wait_group.h"
 #include "runtime/time.h"
 
@@ -68,6 +69,50 @@ Attacker::Attacker(AttackOptions options)
 }
 
 Attacker::~Attacker() = default;
+
+WarmUp Attacker::warm_up(std::size_t per_host) {
+  // Dials in flight per host: enough to open a thousand loopback connections in a few
+  // milliseconds, few enough not to look like a SYN flood to a remote server.
+  constexpr std::size_t kDialers = 16;
+  WarmUp w;
+  std::vector<http::HostPool*> pools;
+  for (const auto& p : prepared_) {
+    if (std::find(pools.begin(), pools.end(), p->pool) == pools.end()) pools.push_back(p->pool);
+  }
+  for (http::HostPool* pool : pools) {
+    // More would be closed again on release (the pool keeps at most its idle cap).
+    const std::size_t n = std::min(per_host, pool->options().max_idle_per_host);
+    w.wanted += n;
+    runtime::Mutex mu;
+    std::vector<std::unique_ptr<http::PooledConn>> conns;
+    std::string error;
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    runtime::WaitGroup wg;
+    for (std::size_t d = 0; d < std::min(kDialers, n); ++d) {
+      wg.add(1);
+      runtime::go([&] {
+        while (!failed.load(kRelaxed) && next.fetch_add(1, kRelaxed) < n) {
+          auto c = pool->acquire(true);
+          runtime::MutexLock lock(mu);
+          if (!c) {
+            if (!failed.exchange(true)) error = pool->address() + ": " + c.error().message();
+            break;
+          }
+          conns.push_back(std::move(*c));
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+    w.opened += conns.size();
+    if (w.error.empty()) w.error = std::move(error);
+    // Released only now: a connection given back earlier would be taken again by the next
+    // acquire instead of a new one being dialled.
+    for (auto& c : conns) pool->release(std::move(c), true);
+  }
+  return w;
+}
 
 StepResult Attacker::run(double rate, std::chrono::nanoseconds duration, std::int64_t origin_ns) {
   ArrivalSchedule schedule(rate, duration.count());

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "http/client.h"
@@ -35,11 +36,28 @@ struct Progress {
   std::int64_t in_flight = 0;
 };
 
+// What warm_up() did.
+struct WarmUp {
+  std::size_t wanted = 0;  // connections asked for, over all hosts
+  std::size_t opened = 0;
+  std::string error;  // the first failed dial ("host: why"), empty if none failed
+};
+
 class Attacker {
  public:
   explicit Attacker(AttackOptions options);
   // Must be destroyed from a goroutine (the client closes its idle connections).
   ~Attacker();
+
+  // Opens up to `per_host` connections to each target host (capped by the pool's idle cap,
+  // `connections`) and
+  // leaves them idle in its pool, so the first step measures requests rather than dials, as
+  // wrk connects all of its connections before it starts its clock. A burst of dials in the
+  // first milliseconds of a step at tens of thousands of requests per second makes the
+  // responses late, which makes requests find every connection busy, which dials more.
+  // Dials a few at a time per host and stops at a host's first failed dial. Call from a
+  // goroutine, before run().
+  WarmUp warm_up(std::size_t per_host);
 
   // Sends rate req/s for `duration`, waits for every response (or its timeout) and returns
   // the step's figures. `origin_ns` (steady clock) is the run's start: the timelines of a

@@ -8,6 +8,7 @@
 
 #include "http/test_server.h"
 #include "loadgen/report.h"
+#include "net/listener.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/wait_group.h"
 #include "runtime/time.h"
@@ -201,6 +202,51 @@ TEST(Attack, StopEndsTheStepEarly) {
     EXPECT_NE(text_report(s).find("Stopped: interrupted before the planned 1m0s\n"),
               std::string::npos);
     EXPECT_EQ(after.requests, 0u);
+  });
+}
+
+// warm_up opens the connections before the first step: once per host however many targets
+// share it, at most --connections; the step then sends on them. A host that refuses is
+// reported with its address and the count opened.
+TEST(Attack, WarmUpOpensConnectionsBeforeTheFirstStep) {
+  in_runtime([] {
+    TestServer server([](http::Request&, http::ResponseWriter& w) { (void)w.reply(200, "ok"); });
+    std::string dead;
+    {
+      auto l = net::listen("127.0.0.1:0");
+      ASSERT_TRUE(l.ok());
+      dead = l->address().to_string();
+    }
+    WarmUp w, refused;
+    std::uint64_t accepted_before_step = 0;
+    StepResult s;
+    {
+      Attacker a({.targets = {target(server, "GET", "/a"), target(server, "GET", "/b")},
+                  .connections = 6,
+                  .timeout = 5s});
+      w = a.warm_up(100);
+      // The server counts a connection when its accept loop takes it: wait for that (bounded).
+      for (int i = 0; i < 500 && server.server.stats().accepted < 6; ++i) runtime::sleep_for(10ms);
+      accepted_before_step = server.server.stats().accepted;
+      s = a.run(200, 250ms, now_ns());
+    }
+    {
+      Target t = target(server, "GET", "/");
+      t.address = t.host = dead;
+      Attacker a({.targets = {t}, .connections = 10, .timeout = 5s});
+      refused = a.warm_up(100);
+    }
+    server.stop();
+    EXPECT_EQ(w.wanted, 6u);
+    EXPECT_EQ(w.opened, 6u);
+    EXPECT_EQ(w.error, "");
+    EXPECT_EQ(accepted_before_step, 6u);
+    EXPECT_EQ(s.requests, 50u);
+    EXPECT_EQ(s.successes, s.requests) << text_report(s);
+    EXPECT_EQ(server.server.stats().accepted, 6u) << "the step dialled instead of reusing";
+    EXPECT_EQ(refused.wanted, 10u);
+    EXPECT_EQ(refused.opened, 0u);
+    EXPECT_NE(refused.error.find(dead), std::string::npos) << refused.error;
   });
 }
 

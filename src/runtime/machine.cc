@@ -10,7 +10,8 @@
 //
 // Finding work (find_runnable), in order:
 //   1. every 61st tick, one goroutine from the global queue (GlobalRunQueue::kFairnessTick);
-//   2. the local queue (runnext first);
+//   2. the local queue (runnext first), after a non-blocking look at the P's poller shard
+//      if goroutines are queued and it has not looked for 100 us (busy_poll);
 //   3. a batch from the global queue;
 //   4. stealing: become a spinning M (only while spinning Ms are fewer than half the busy Ps),
 //      then up to 4 passes over all other Ps in random order (a random start and a random
@@ -141,6 +142,7 @@ Goroutine* Machine::find_local() {
     base::ThreadMutexLock l(s.mu_);
     if (Goroutine* g = s.global_.get(s.locked_.runq, p, 1)) return g;
   }
+  if (Goroutine* g = busy_poll()) return g;
   if (Goroutine* g = p->runq.pop()) return g;
   if (s.global_.size(std::memory_order_relaxed) > 0) {
     base::ThreadMutexLock l(s.mu_);
@@ -155,6 +157,26 @@ Goroutine* Machine::find_local() {
     return s.poll_shard_into(p, p->id % s.netpoll_->shards());
   }
   return nullptr;
+}
+
+// A P whose queue never empties would otherwise never look at its poller shard: the steps
+// above run what is queued first, and the poller is polled when nothing is. With one
+// processor (or every P busy), sockets that became ready would then wait for sysmon's forced
+// poll, every 10 ms, while the queue grows with goroutines that need those sockets'
+// answers (a load generator's new requests, waiting for connections that are idle but whose
+// responses have not been read). So a busy P polls its shard without blocking at most every
+// kBusyPollNs of running: one system call per that much work.
+Goroutine* Machine::busy_poll() {
+  Scheduler& s = sched_;
+  if (s.netpoll_->waiters() == 0 ||
+      (p->runq.empty() && s.global_.size(std::memory_order_relaxed) == 0) ||
+      s.poller_blocked_.load(std::memory_order_relaxed)) {
+    return nullptr;
+  }
+  const int64_t now = now_ns();
+  if (now - p->busy_poll_ns < kBusyPollNs) return nullptr;
+  p->busy_poll_ns = now;
+  return s.poll_shard_into(p, p->id % s.netpoll_->shards());
 }
 
 // The one place a goroutine is stolen: half of victim's queue into ours, one returned.

@@ -130,6 +130,9 @@ class Machine {
   void run();
   Goroutine* find_runnable();
   Goroutine* find_local();
+  Goroutine* busy_poll();
+  // How often a P with goroutines queued looks at its poller shard (busy_poll).
+  static constexpr int64_t kBusyPollNs = 100'000;
   Goroutine* steal_work();
   Goroutine* steal_from(Processor* victim, bool take_runnext);
   Goroutine* drop_p_and_recheck();

@@ -60,6 +60,9 @@ struct Processor {
   std::atomic<uint32_t> schedtick{0};
   std::atomic<uint32_t> syscalltick{0};  // blocking calls entered
   TimerHeap timers;
+  // When this P last looked at its poller shard while goroutines waited in its queue
+  // (Machine::find_local; owner only).
+  int64_t busy_poll_ns = 0;
 
   // sysmon's last observations of this P (sysmon thread only).
   uint32_t sysmon_schedtick = 0;
