@@ -257,7 +257,8 @@ int run(const Flags& f, const Plan& p) {
   if (warm > 0) {
     loadgen::WarmUp w = attacker.warm_up(warm);
     if (!w.error.empty()) {
-      std::fprintf(stderr, "spindle-load: opened %zu of %zu connections before the first step: %s\n",
+      std::fprintf(stderr,
+                   "spindle-load: opened %zu of %zu connections before the first step: %s\n",
                    w.opened, w.wanted, w.error.c_str());
     }
   }
