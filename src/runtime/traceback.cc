@@ -29,30 +29,23 @@
 #include <cstdio>
 #include <thread>
 
+#include "runtime/profile/frames.h"
 #include "runtime/race_hook.h"
 #include "runtime/scheduler_internal.h"
 
 namespace spindle::runtime {
 namespace {
 
-// Appends the return addresses of the frame chain headed by fp, inside [lo, hi).
-// Reads raw words of a stack, some of them inside other frames' ASan redzones.
-__attribute__((no_sanitize("address"))) void walk_chain(uintptr_t fp, uintptr_t lo, uintptr_t hi,
-                                                        GoroutineRecord& r) {
-  while (fp != 0) {
-    if (fp < lo || fp + 16 > hi || fp % 8 != 0) return;
-    const auto* frame = reinterpret_cast<const uintptr_t*>(fp);
-    const uintptr_t next = frame[0];
-    const uintptr_t ret = frame[1];
-    if (ret == 0) return;
-    if (r.stack.size() == kMaxFrames) {
-      r.truncated = true;
-      return;
-    }
-    r.stack.push_back(ret);
-    if (next != 0 && next <= fp) return;  // chains only go up
-    fp = next;
-  }
+// Appends the return addresses of the frame chain headed by fp, inside [lo, hi), up to
+// kMaxFrames in all (the profilers' walk, profile/frames.h).
+void walk_chain(uintptr_t fp, uintptr_t lo, uintptr_t hi, GoroutineRecord& r) {
+  const size_t room = kMaxFrames - std::min(kMaxFrames, r.stack.size());
+  uintptr_t pcs[kMaxFrames + 1];
+  // One more than there is room for: finding it means the stack was longer.
+  const auto n =
+      static_cast<size_t>(walk_frame_pointers(fp, lo, hi, pcs, static_cast<int>(room) + 1));
+  r.truncated = n > room;
+  r.stack.insert(r.stack.end(), pcs, pcs + std::min(n, room));
 }
 
 // A goroutine that is not running: from the frame spindle_switch_context saved.

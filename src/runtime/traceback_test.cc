@@ -39,6 +39,45 @@ GoroutineRecord wait_for_state(const std::atomic<uint64_t>& id, const std::strin
   }
 }
 
+// Recurses `depth` frames, then parks like park_in_known_function.
+[[gnu::noinline]] void park_deep(int depth, Chan<int> ch, std::atomic<uint64_t>* id) {
+  if (depth > 0) {
+    park_deep(depth - 1, ch, id);
+  } else {
+    park_in_known_function(ch, id);
+  }
+  asm volatile("" ::: "memory");  // no tail call: each level keeps its frame
+}
+
+// A stack deeper than kMaxFrames is cut there and says so; a shallow one is whole.
+TEST(Traceback, DeepStackIsCutAtMaxFramesAndMarkedTruncated) {
+  Runtime rt(Options{.procs = 2});
+  rt.run([] {
+    Chan<int> ch = make_chan<int>();
+    std::atomic<uint64_t> deep_id{0}, shallow_id{0};
+    Chan<int> done = make_chan<int>();
+    go([ch, &deep_id, done]() mutable {
+      park_deep(static_cast<int>(kMaxFrames) + 50, ch, &deep_id);
+      done.close();
+    });
+    Chan<int> done2 = make_chan<int>();
+    go([ch, &shallow_id, done2]() mutable {
+      park_deep(3, ch, &shallow_id);
+      done2.close();
+    });
+    const GoroutineRecord deep = wait_for_state(deep_id, "chan receive");
+    const GoroutineRecord shallow = wait_for_state(shallow_id, "chan receive");
+    EXPECT_EQ(deep.stack.size(), kMaxFrames);
+    EXPECT_TRUE(deep.truncated);
+    EXPECT_GT(shallow.stack.size(), 4u);
+    EXPECT_LT(shallow.stack.size(), 30u);
+    EXPECT_FALSE(shallow.truncated);
+    ch.close();
+    done.recv();
+    done2.recv();
+  });
+}
+
 TEST(Traceback, ParkedGoroutineShowsItsReasonFunctionAndCreator) {
   Runtime rt(Options{.procs = 2});
   rt.run([] {
