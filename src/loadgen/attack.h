@@ -50,13 +50,12 @@ class Attacker {
   ~Attacker();
 
   // Opens up to `per_host` connections to each target host (capped by the pool's idle cap,
-  // `connections`) and
-  // leaves them idle in its pool, so the first step measures requests rather than dials, as
-  // wrk connects all of its connections before it starts its clock. A burst of dials in the
-  // first milliseconds of a step at tens of thousands of requests per second makes the
-  // responses late, which makes requests find every connection busy, which dials more.
-  // Dials a few at a time per host and stops at a host's first failed dial. Call from a
-  // goroutine, before run().
+  // `connections`) and leaves them idle in its pool, so the first step measures requests
+  // rather than dials, as wrk connects all of its connections before it starts its clock. A burst
+  // of dials in the first milliseconds of a step at tens of thousands of requests per second makes
+  // the responses late, which makes requests find every connection busy, which dials more. Dials a
+  // few at a time per host and stops at a host's first failed dial. Call from a goroutine, before
+  // run().
   WarmUp warm_up(std::size_t per_host);
 
   // Sends rate req/s for `duration`, waits for every response (or its timeout) and returns

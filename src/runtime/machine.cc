@@ -137,12 +137,13 @@ Goroutine* Machine::find_runnable() {
 // Steps 1-3 of find_runnable on the M's P, after its due timers.
 Goroutine* Machine::find_local() {
   Scheduler& s = sched_;
-  if (p->timers.next_when() != kNever) s.run_timers(p, p, now_ns());
+  int64_t now = 0;  // the clock, read at most once here: 0 until something needs it
+  if (p->timers.next_when() != kNever) s.run_timers(p, p, now = now_ns());
   if (s.global_.fairness_due(p)) {
     base::ThreadMutexLock l(s.mu_);
     if (Goroutine* g = s.global_.get(s.locked_.runq, p, 1)) return g;
   }
-  if (Goroutine* g = busy_poll()) return g;
+  if (Goroutine* g = busy_poll(now)) return g;
   if (Goroutine* g = p->runq.pop()) return g;
   if (s.global_.size(std::memory_order_relaxed) > 0) {
     base::ThreadMutexLock l(s.mu_);
@@ -166,14 +167,14 @@ Goroutine* Machine::find_local() {
 // answers (a load generator's new requests, waiting for connections that are idle but whose
 // responses have not been read). So a busy P polls its shard without blocking at most every
 // kBusyPollNs of running: one system call per that much work.
-Goroutine* Machine::busy_poll() {
+Goroutine* Machine::busy_poll(int64_t now) {
   Scheduler& s = sched_;
   if (s.netpoll_->waiters() == 0 ||
       (p->runq.empty() && s.global_.size(std::memory_order_relaxed) == 0) ||
       s.poller_blocked_.load(std::memory_order_relaxed)) {
     return nullptr;
   }
-  const int64_t now = now_ns();
+  if (now == 0) now = now_ns();
   if (now - p->busy_poll_ns < kBusyPollNs) return nullptr;
   p->busy_poll_ns = now;
   return s.poll_shard_into(p, p->id % s.netpoll_->shards());

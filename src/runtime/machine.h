@@ -130,7 +130,7 @@ class Machine {
   void run();
   Goroutine* find_runnable();
   Goroutine* find_local();
-  Goroutine* busy_poll();
+  Goroutine* busy_poll(int64_t now);  // now: the clock, or 0 to read it
   // How often a P with goroutines queued looks at its poller shard (busy_poll).
   static constexpr int64_t kBusyPollNs = 100'000;
   Goroutine* steal_work();
