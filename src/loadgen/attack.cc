@@ -7,6 +7,7 @@
 #include "loadgen/schedule.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/mutex.h"
+#include "runtime/sync/semaphore.h"
 #include "runtime/sync/wait_group.h"
 #include "runtime/time.h"
 
@@ -18,6 +19,14 @@ constexpr auto kRelaxed = std::memory_order_relaxed;
 
 // The first send is this far after run() starts, so the setup does not make it late.
 constexpr std::int64_t kLeadNs = 1'000'000;
+
+// The pacer wakes at most this often; the requests falling due in between start together
+// when it wakes. Below 5,000 req/s every request gets its own wake-up. Above, a wake-up per
+// request costs more than the request: on this kind of VM, sleeping and waking a thread
+// 40,000 times a second took a third of spindle-load's CPU. The price is send lag (up to
+// this much, plus the kernel's timer slack), which every latency includes, well inside the
+// 1 ms that a kept step allows.
+constexpr std::int64_t kCoalesceNs = 200'000;
 
 http::ClientOptions client_options(const AttackOptions& o) {
   http::ClientOptions c;
@@ -64,6 +73,9 @@ Attacker::Attacker(AttackOptions options)
     p->pool = &client_.pool(t.address);
     p->method = http::method_from_token(t.method);
     for (const auto& [name, value] : t.headers) p->headers.push_back({name, value});
+    if (std::find(pools_.begin(), pools_.end(), p->pool) == pools_.end()) {
+      pools_.push_back(p->pool);
+    }
     prepared_.push_back(std::move(p));
   }
 }
@@ -75,11 +87,7 @@ WarmUp Attacker::warm_up(std::size_t per_host) {
   // milliseconds, few enough not to look like a SYN flood to a remote server.
   constexpr std::size_t kDialers = 16;
   WarmUp w;
-  std::vector<http::HostPool*> pools;
-  for (const auto& p : prepared_) {
-    if (std::find(pools.begin(), pools.end(), p->pool) == pools.end()) pools.push_back(p->pool);
-  }
-  for (http::HostPool* pool : pools) {
+  for (http::HostPool* pool : pools_) {
     // More would be closed again on release (the pool keeps at most its idle cap).
     const std::size_t n = std::min(per_host, pool->options().max_idle_per_host);
     w.wanted += n;
@@ -125,23 +133,38 @@ StepResult Attacker::run(double rate, std::chrono::nanoseconds duration, std::in
   offered_rate_.store(rate, kRelaxed);
   step_start_ns_.store(start, kRelaxed);
   const auto limit = static_cast<std::int64_t>(options_.connections);
+  // One slot per connection the pools may open: past that, the request would only park on
+  // its pool, and a backlog of parked goroutines costs a stack each.
+  runtime::Semaphore slots(limit > 0 ? limit * static_cast<std::int64_t>(pools_.size()) : 1);
+  std::int64_t woke = 0;
   for (std::uint64_t i = 0; i < schedule.count(); ++i) {
     const std::int64_t due = start + schedule.offset_ns(i);
-    // A stop() during the sleep is seen when it ends: at most one period late. The sender
+    // A stop() during the sleep is seen when it ends (at most a period or kCoalesceNs late),
+    // during a wait for a slot when a request ends (each is bounded by the timeout). The pacer
     // wakes ahead of the queued request goroutines (Wake::kFirst): behind them, its sends
     // would start as late as the run queue is long.
-    if (due > now_ns()) runtime::sleep_until(at_ns(due), runtime::Wake::kFirst);
+    if (due > now_ns()) {
+      runtime::sleep_until(at_ns(std::max(due, woke + kCoalesceNs)), runtime::Wake::kFirst);
+      woke = now_ns();
+    }
+    bool waited = false;
+    if (limit > 0 && !slots.try_acquire()) {
+      waited = true;
+      slots.acquire();
+    }
     if (stopped_.load(kRelaxed)) {
+      if (limit > 0) slots.release();
       rec.stop();
       break;
     }
     const Prepared& p = *prepared_[i % prepared_.size()];
     // In flight across all hosts: exact for one host, an upper bound for several.
-    bool waited = in_flight_.fetch_add(1, kRelaxed) >= limit && limit > 0;
+    waited |= in_flight_.fetch_add(1, kRelaxed) >= limit && limit > 0;
     wg.add(1);
-    runtime::go([this, &p, due, waited, &rec, &wg] {
+    runtime::go([this, &p, due, waited, &rec, &wg, &slots, limit] {
       send_one(p, due, waited, rec);
       in_flight_.fetch_sub(1, kRelaxed);
+      if (limit > 0) slots.release();
       wg.done();
     });
   }

@@ -80,6 +80,7 @@ class Attacker {
   AttackOptions options_;
   http::Client client_;
   std::vector<std::unique_ptr<Prepared>> prepared_;
+  std::vector<http::HostPool*> pools_;  // one per target host, in first-use order
   std::atomic<double> offered_rate_{0};
   std::atomic<std::int64_t> step_start_ns_{0};
   std::atomic<std::uint64_t> sent_{0}, done_{0}, errors_{0};

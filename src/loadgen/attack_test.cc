@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "http/test_server.h"
@@ -112,6 +113,54 @@ TEST(Attack, AStallShowsInTheP99) {
     EXPECT_GE(s.latencies.quantile(0.99), 900 * kMs) << text_report(s);
     EXPECT_GE(s.latencies.max(), 950 * kMs) << text_report(s);
     EXPECT_LT(s.latencies.quantile(0.5), 500 * kMs) << text_report(s);
+  });
+}
+
+// With every connection busy, a due request waits in the pacer, not as a goroutine parked
+// on the pool: 4 connections, the server holds its answers for 300 ms, 500 req/s for 600 ms.
+// The ~150 requests due during the hold wait for a connection and start late (their send
+// lag shows it), and at no time do more than the 4 request goroutines exist.
+TEST(Attack, BusyConnectionsHoldTheSendsInThePacer) {
+  in_runtime([] {
+    std::atomic<std::int64_t> hold_until{0};
+    TestServer server([&](http::Request&, http::ResponseWriter& w) {
+      std::int64_t zero = 0;
+      hold_until.compare_exchange_strong(zero, now_ns() + 300 * kMs);
+      std::int64_t until = hold_until.load();
+      if (now_ns() < until) runtime::sleep_until(base::TimePoint(std::chrono::nanoseconds(until)));
+      (void)w.reply(200, "ok");
+    });
+    StepResult s;
+    std::int64_t before = 0;
+    std::atomic<std::int64_t> most{0};
+    {
+      Attacker a({.targets = {target(server, "GET", "/")}, .connections = 4, .timeout = 5s});
+      std::atomic<bool> running{true};
+      runtime::WaitGroup watched;
+      watched.add(1);
+      runtime::go([&] {
+        while (running.load()) {
+          most = std::max(most.load(), runtime::current_stats().live_goroutines);
+          runtime::sleep_for(1ms);
+        }
+        watched.done();
+      });
+      runtime::sleep_for(10ms);
+      before = runtime::current_stats().live_goroutines;
+      s = a.run(500, 600ms, now_ns());
+      running = false;
+      watched.wait();
+    }
+    server.stop();
+    std::string report = text_report(s);
+    EXPECT_EQ(s.requests, 300u) << report;
+    EXPECT_EQ(s.successes, 300u) << report;
+    EXPECT_GE(s.connection_waits, 100u) << report;
+    EXPECT_GE(s.send_lag.max(), 200 * kMs) << report;
+    EXPECT_GE(s.latencies.max(), 250 * kMs) << report;
+    // The request goroutines, the server's connection and handler goroutines: a few dozen at
+    // most, where a goroutine per due request would be ~150.
+    EXPECT_LE(most.load() - before, 30) << "goroutines before the step: " << before;
   });
 }
 
