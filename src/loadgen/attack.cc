@@ -1,5 +1,7 @@
 #include "loadgen/attack.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <string>
 
@@ -42,6 +44,13 @@ http::ClientOptions client_options(const AttackOptions& o) {
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(base::Clock::now().time_since_epoch())
       .count();
+}
+
+// The whole process's CPU time, user and system.
+std::int64_t process_cpu_ns() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
 }
 
 base::TimePoint at_ns(std::int64_t ns) {
@@ -126,6 +135,7 @@ StepResult Attacker::run(double rate, std::chrono::nanoseconds duration, std::in
   ArrivalSchedule schedule(rate, duration.count());
   Recorder rec(rate, duration.count(), origin_ns, options_.connections);
   runtime::WaitGroup wg;
+  const std::int64_t cpu_before = process_cpu_ns();
   const std::int64_t start = now_ns() + kLeadNs;
   sent_.store(0, kRelaxed);
   done_.store(0, kRelaxed);
@@ -169,7 +179,9 @@ StepResult Attacker::run(double rate, std::chrono::nanoseconds duration, std::in
     });
   }
   wg.wait();
-  return rec.result();
+  StepResult r = rec.result();
+  r.cpu_ns = process_cpu_ns() - cpu_before;
+  return r;
 }
 
 void Attacker::send_one(const Prepared& p, std::int64_t scheduled_ns, bool waited, Recorder& rec) {

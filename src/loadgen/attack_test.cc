@@ -69,6 +69,9 @@ TEST(Attack, KeepsTheRateAndTheSchedule) {
     EXPECT_EQ(s.requests, n);
     EXPECT_EQ(s.status_codes[200], n) << text_report(s);
     EXPECT_GE(s.send_lag.min(), 0);
+    // The process's CPU over the step: the generator and, in this test, the server too.
+    EXPECT_GT(s.cpu_ns, 0);
+    EXPECT_LT(s.cpu_ns, 2 * s.total_ns() + 100 * kMs) << "more than the two processors can use";
     const double max_lag_s = static_cast<double>(s.send_lag.max()) / 1e9;
     EXPECT_NEAR(s.rate(), kRate, kRate / 100.0 + kRate * max_lag_s / 5) << text_report(s);
     ASSERT_GE(s.timeline.size(), 5u);

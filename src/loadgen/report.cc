@@ -93,6 +93,10 @@ json step_json(const StepResult& s) {
           {"errors", s.errors},
           {"errors_not_listed", s.errors_not_listed},
           {"send_lag", latencies_json(s.send_lag)},
+          {"generator_cpu",
+           {{"total", s.cpu_ns},
+            {"per_request", mean(static_cast<std::uint64_t>(s.cpu_ns), s.requests)},
+            {"cores", s.cpu_cores()}}},
           {"connection_limit", s.connection_limit},
           {"connection_waits", s.connection_waits},
           {"kept_rate", s.kept_rate()},
@@ -152,6 +156,10 @@ std::string text_report(const StepResult& s) {
   out += line("Status Codes", "[code:count]", codes);
   out += line("Send Lag", "[50, 99, max]",
               durations({s.send_lag.quantile(0.5), s.send_lag.quantile(0.99), s.send_lag.max()}));
+  out += line("Generator CPU", "[total, per request, cores]",
+              durations({s.cpu_ns, static_cast<std::int64_t>(
+                                       mean(static_cast<std::uint64_t>(s.cpu_ns), s.requests))}) +
+                  printf_string(", %.2f", s.cpu_cores()));
   out += line("Offered", "[rate, kept]",
               printf_string("%.2f, %s", s.offered_rate, s.kept_rate() ? "yes" : "NO"));
   for (const std::string& why : s.shortfalls()) out += "Not kept: " + why + "\n";

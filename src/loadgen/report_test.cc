@@ -47,6 +47,7 @@ StepResult scripted_step(double rate, std::int64_t latency_ns) {
 
 TEST(TextReport, VegetasLayoutWithTheRightFigures) {
   StepResult s = scripted_step(10, 10 * kMs);
+  s.cpu_ns = 250 * kMs;
   std::string r = text_report(s);
   EXPECT_NE(r.find("Requests      [total, rate, throughput]         10, 11.11, 7.00\n"),
             std::string::npos)
@@ -80,6 +81,10 @@ TEST(TextReport, VegetasLayoutWithTheRightFigures) {
   EXPECT_NE(r.find("Offered       [rate, kept]                      10.00, yes\n"),
             std::string::npos)
       << r;
+  // 250 ms over 10 requests, in a step of 999.9 ms.
+  EXPECT_NE(r.find("Generator CPU [total, per request, cores]       250ms, 25ms, 0.25\n"),
+            std::string::npos)
+      << r;
 }
 
 TEST(TextReport, SaysWhenTheRateWasNotKept) {
@@ -98,6 +103,7 @@ TEST(TextReport, SaysWhenTheRateWasNotKept) {
 
 TEST(JsonReport, ParsesWithTheSameFiguresAndTheHistogram) {
   std::vector<StepResult> steps = {scripted_step(10, kMs), scripted_step(20, 10 * kMs)};
+  steps[1].cpu_ns = 500 * kMs;
   Limits limits{0.5, std::chrono::milliseconds(50)};
   RampSummary sum = summarize(steps, limits);
   auto doc = nlohmann::json::parse(json_report(steps, true, sum, limits));
@@ -112,6 +118,9 @@ TEST(JsonReport, ParsesWithTheSameFiguresAndTheHistogram) {
   EXPECT_EQ(s["latencies"]["max"], 100 * kMs);
   EXPECT_EQ(s["errors"].size(), 3u);
   EXPECT_EQ(s["duration"], 900 * kMs);
+  EXPECT_EQ(s["generator_cpu"]["total"], 500 * kMs);
+  EXPECT_DOUBLE_EQ(s["generator_cpu"]["per_request"].get<double>(), 50.0 * kMs);
+  EXPECT_NEAR(s["generator_cpu"]["cores"].get<double>(), 0.5, 0.001);
   std::uint64_t total = 0;
   for (const auto& b : s["histogram"]["buckets"]) {
     EXPECT_LE(b[0].get<std::int64_t>(), b[1].get<std::int64_t>());

@@ -41,6 +41,11 @@ double StepResult::error_ratio() const {
   return requests ? static_cast<double>(error_count) / static_cast<double>(requests) : 0;
 }
 
+double StepResult::cpu_cores() const {
+  if (total_ns() <= 0) return 0;
+  return static_cast<double>(cpu_ns) / static_cast<double>(total_ns());
+}
+
 bool StepResult::kept_rate() const { return shortfalls().empty(); }
 
 std::vector<std::string> StepResult::shortfalls() const {

@@ -44,6 +44,9 @@ struct StepResult {
   std::uint64_t error_count = 0;              // requests that failed (status 0 or >= 400)
   std::uint64_t connection_waits = 0;  // requests sent while the connection limit was reached
   std::vector<Second> timeline;
+  // spindle-load's own CPU (user + system, the whole process) from the step's start to its
+  // last answer: how close the generator itself came to its limit.
+  std::int64_t cpu_ns = 0;
   bool stopped = false;  // stopped before its planned end (Attacker::stop)
 
   static constexpr std::size_t kMaxErrors = 100;
@@ -56,6 +59,8 @@ struct StepResult {
   double throughput() const;
   double success_ratio() const;
   double error_ratio() const;
+  // Cores' worth of CPU the generator used over the step's total duration (0 if unknown).
+  double cpu_cores() const;
   // Whether the offered rate was kept: sent at >= 99% of it, and the send lag's p99 under
   // kMaxKeptLagNs. Otherwise shortfalls() says why.
   static constexpr std::int64_t kMaxKeptLagNs = 1'000'000;
