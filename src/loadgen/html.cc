@@ -211,7 +211,8 @@ std::string distribution(const std::vector<StepResult>& steps) {
 std::string steps_table(const std::vector<StepResult>& steps) {
   std::string t =
       "<table><tr><th>offered req/s</th><th>sent req/s</th><th>requests</th><th>success</th>"
-      "<th>p50</th><th>p90</th><th>p99</th><th>max</th><th>send lag p99</th><th>kept</th></tr>";
+      "<th>p50</th><th>p90</th><th>p99</th><th>max</th><th>send lag p99</th>"
+      "<th>generator CPU</th><th>kept</th></tr>";
   for (const StepResult& s : steps) {
     char buf[128];
     std::snprintf(buf, sizeof buf, "%.2f</td><td>%.2f</td><td>%llu</td><td>%.2f%%", s.offered_rate,
@@ -219,8 +220,9 @@ std::string steps_table(const std::vector<StepResult>& steps) {
     t += "<tr><td>" + std::string(buf);
     for (double q : {0.5, 0.9, 0.99}) t += "</td><td>" + go_duration(s.latencies.quantile(q));
     t += "</td><td>" + go_duration(s.latencies.max()) + "</td><td>" +
-         go_duration(s.send_lag.quantile(0.99)) + "</td><td>" + (s.kept_rate() ? "yes" : "NO") +
-         "</td></tr>";
+         go_duration(s.send_lag.quantile(0.99)) + "</td><td>";
+    std::snprintf(buf, sizeof buf, "%.2f cores", s.cpu_cores());
+    t += std::string(buf) + "</td><td>" + (s.kept_rate() ? "yes" : "NO") + "</td></tr>";
   }
   return t + "</table>\n";
 }

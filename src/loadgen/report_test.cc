@@ -157,6 +157,7 @@ TEST(RampSummary, KneeAndBreak) {
 
 TEST(HtmlReport, SelfContainedWithThreePlots) {
   std::vector<StepResult> steps = {scripted_step(10, kMs), scripted_step(20, 10 * kMs)};
+  steps[1].cpu_ns = 450 * kMs;  // over 999.9 ms
   Limits limits{0.5, std::chrono::seconds(1)};
   std::string page =
       html_report("GET 127.0.0.1:1/<x>", steps, true, summarize(steps, limits), limits);
@@ -173,6 +174,8 @@ TEST(HtmlReport, SelfContainedWithThreePlots) {
   EXPECT_EQ(svgs, 3u);
   EXPECT_EQ(lines, 4u + 3u + 2u);  // percentiles, timeline series, one distribution per step
   EXPECT_NE(page.find("Knee: 20.00 req/s"), std::string::npos);
+  EXPECT_NE(page.find("<td>0.00 cores</td>"), std::string::npos);  // no figure for the first
+  EXPECT_NE(page.find("<td>0.45 cores</td>"), std::string::npos);
 }
 
 }  // namespace
