@@ -1,7 +1,8 @@
 // Attacker: sends requests on an open-loop schedule (vegeta's attack model). A pacer goroutine
-// starts one goroutine per request at its scheduled time whatever the server does; each
-// measures its latency from the scheduled time, so a stalled server shows its stall in the
-// latencies instead of slowing the sender down (docs/loadgen.md, "Schedule").
+// starts one goroutine per request at its scheduled time (those due within 200 µs of each
+// other together) whatever the server does, until every connection is busy; each measures
+// its latency from the scheduled time, so a stalled server shows its stall in the latencies
+// instead of hiding it by slowing the sender down (docs/loadgen.md, "The schedule").
 #pragma once
 
 #include <atomic>
@@ -19,7 +20,8 @@ namespace spindle::loadgen {
 
 struct AttackOptions {
   std::vector<Target> targets;  // sent round-robin; at least one
-  // Open connections per host (the keep-alive pool's limit); requests past it wait for one.
+  // Open connections per host (the keep-alive pool's limit); requests past it wait in the
+  // pacer for one, and count as having waited.
   std::size_t connections = 1000;
   // Dial, writing the request, and waiting for the response head are each bounded by it, and
   // the whole response body must arrive within it of the send.

@@ -74,6 +74,8 @@ json step_json(const StepResult& s) {
     if (t.sent + t.ok + t.errors == 0) continue;
     timeline.push_back({{"second", i}, {"sent", t.sent}, {"ok", t.ok}, {"errors", t.errors}});
   }
+  json cpu = {
+      {"total", s.cpu_ns}, {"per_request", s.cpu_per_request_ns()}, {"cores", s.cpu_cores()}};
   return {{"offered_rate", s.offered_rate},
           {"planned_duration", s.planned_ns},
           {"requests", s.requests},
@@ -93,10 +95,7 @@ json step_json(const StepResult& s) {
           {"errors", s.errors},
           {"errors_not_listed", s.errors_not_listed},
           {"send_lag", latencies_json(s.send_lag)},
-          {"generator_cpu",
-           {{"total", s.cpu_ns},
-            {"per_request", mean(static_cast<std::uint64_t>(s.cpu_ns), s.requests)},
-            {"cores", s.cpu_cores()}}},
+          {"generator_cpu", cpu},
           {"connection_limit", s.connection_limit},
           {"connection_waits", s.connection_waits},
           {"kept_rate", s.kept_rate()},
@@ -157,8 +156,7 @@ std::string text_report(const StepResult& s) {
   out += line("Send Lag", "[50, 99, max]",
               durations({s.send_lag.quantile(0.5), s.send_lag.quantile(0.99), s.send_lag.max()}));
   out += line("Generator CPU", "[total, per request, cores]",
-              durations({s.cpu_ns, static_cast<std::int64_t>(
-                                       mean(static_cast<std::uint64_t>(s.cpu_ns), s.requests))}) +
+              durations({s.cpu_ns, static_cast<std::int64_t>(s.cpu_per_request_ns())}) +
                   printf_string(", %.2f", s.cpu_cores()));
   out += line("Offered", "[rate, kept]",
               printf_string("%.2f, %s", s.offered_rate, s.kept_rate() ? "yes" : "NO"));

@@ -46,6 +46,10 @@ double StepResult::cpu_cores() const {
   return static_cast<double>(cpu_ns) / static_cast<double>(total_ns());
 }
 
+double StepResult::cpu_per_request_ns() const {
+  return requests ? static_cast<double>(cpu_ns) / static_cast<double>(requests) : 0;
+}
+
 bool StepResult::kept_rate() const { return shortfalls().empty(); }
 
 std::vector<std::string> StepResult::shortfalls() const {

@@ -61,6 +61,7 @@ struct StepResult {
   double error_ratio() const;
   // Cores' worth of CPU the generator used over the step's total duration (0 if unknown).
   double cpu_cores() const;
+  double cpu_per_request_ns() const;
   // Whether the offered rate was kept: sent at >= 99% of it, and the send lag's p99 under
   // kMaxKeptLagNs. Otherwise shortfalls() says why.
   static constexpr std::int64_t kMaxKeptLagNs = 1'000'000;
