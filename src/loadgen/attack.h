@@ -42,7 +42,8 @@ struct Progress {
 struct WarmUp {
   std::size_t wanted = 0;  // connections asked for, over all hosts
   std::size_t opened = 0;
-  std::string error;  // the first failed dial ("host: why"), empty if none failed
+  std::size_t stacks = 0;  // goroutine stacks made ready (one per connection opened)
+  std::string error;       // the first failed dial ("host: why"), empty if none failed
 };
 
 class Attacker {
@@ -56,8 +57,9 @@ class Attacker {
   // rather than dials, as wrk connects all of its connections before it starts its clock. A burst
   // of dials in the first milliseconds of a step at tens of thousands of requests per second makes
   // the responses late, which makes requests find every connection busy, which dials more. Dials a
-  // few at a time per host and stops at a host's first failed dial. Call from a goroutine, before
-  // run().
+  // few at a time per host and stops at a host's first failed dial. Then readies a goroutine
+  // stack per connection opened (touched, in the runtime's cache), so that the first step does
+  // not pay for new stacks in its first burst either. Call from a goroutine, before run().
   WarmUp warm_up(std::size_t per_host);
 
   // Sends rate req/s for `duration`, waits for every response (or its timeout) and returns

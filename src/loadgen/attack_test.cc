@@ -302,5 +302,27 @@ TEST(Attack, WarmUpOpensConnectionsBeforeTheFirstStep) {
   });
 }
 
+// warm_up then runs a goroutine per connection opened, all alive at once, so that their stacks
+// wait in the runtime's cache for the first step's burst. The listener never accepts (the
+// kernel completes the handshakes), so no server goroutine is counted: what warm_up creates
+// is its dialers and the stacks' goroutines.
+TEST(Attack, WarmUpReadiesAGoroutineStackPerConnection) {
+  in_runtime([] {
+    auto l = net::listen("127.0.0.1:0");
+    ASSERT_TRUE(l.ok());
+    Target t;
+    t.method = "GET";
+    t.address = t.host = l->address().to_string();
+    t.path = "/";
+    Attacker a({.targets = {t}, .connections = 40, .timeout = 5s});
+    const std::uint64_t before = runtime::current_stats().goroutines_created;
+    WarmUp w = a.warm_up(40);
+    const std::uint64_t created = runtime::current_stats().goroutines_created - before;
+    EXPECT_EQ(w.opened, 40u) << w.error;
+    EXPECT_EQ(w.stacks, 40u);
+    EXPECT_GE(created, 16u + 40u) << "16 dialers and a goroutine per stack";
+  });
+}
+
 }  // namespace
 }  // namespace spindle::loadgen

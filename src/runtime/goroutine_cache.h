@@ -40,6 +40,9 @@ class GoroutineCache {
   GoroutineCache(const GoroutineCache&) = delete;
   GoroutineCache& operator=(const GoroutineCache&) = delete;
 
+  // Usable bytes of every stack it hands out.
+  size_t stack_size() const { return stack_size_; }
+
   // Every function below takes the caller's P's share `c` (its Processor::cache), or null
   // for a caller without a P; only the P's owner may pass it.
 

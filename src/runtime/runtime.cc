@@ -113,6 +113,8 @@ int64_t Runtime::live_goroutines() const { return sched_->live_goroutines(); }
 
 Stats current_stats() { return Scheduler::get()->stats(); }
 
+size_t current_stack_size() { return Scheduler::get()->stack_size(); }
+
 namespace {
 Scheduler* sched_for(const char* what) {
   Scheduler* s = Scheduler::get();

@@ -114,6 +114,9 @@ class Runtime {
 // scheduling path: relaxed loads, the M and P counts under the scheduler's list lock).
 Stats current_stats();
 
+// The running runtime's usable bytes per goroutine stack (Options::stack_size, resolved).
+size_t current_stack_size();
+
 // The processor count Options{} would resolve to (affinity, cgroup quota, SPINDLE_MAXPROCS).
 int default_procs();
 

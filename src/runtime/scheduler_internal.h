@@ -66,6 +66,7 @@ class Scheduler {
   // Goroutine dumps (traceback.cc): every goroutine ever allocated (Go's allgs; dead ones
   // included, never freed before the Runtime), and the gate that keeps them still while read.
   std::vector<Goroutine*> all_goroutines() { return cache_.all(); }
+  size_t stack_size() const { return cache_.stack_size(); }
   ScanGate& scan_gate() { return scan_gate_; }
 
  private:
