@@ -73,7 +73,7 @@ void touch_stack() {
 }
 
 void prepare_stacks(std::size_t n) {
-  // On a stack too small for kStackTouched (SPINDLE_STACK_SIZE), a quarter of it.
+  // On a stack under four times kStackTouched (SPINDLE_STACK_SIZE), only its top page.
   const bool small = runtime::current_stack_size() < 4 * kStackTouched;
   runtime::WaitGroup started, ended, release;
   release.add(1);

@@ -45,6 +45,7 @@ static Conn* conns;
 static int* free_list;
 static int nfree;
 static long long ok, errors, done;
+static int live;  // connections not failed
 
 static long long now_ns(void) {
   struct timespec t;
@@ -79,6 +80,7 @@ static int answer_complete(int id) {
 static void fail_conn(int id) {
   ++errors;
   ++done;
+  --live;
   close(conns[id].fd);  // never reused: a failed connection leaves the pool
 }
 
@@ -148,7 +150,7 @@ int main(int argc, char** argv) {
   const double period = 1e9 / rate;
   const long long start = now_ns() + 1000000;
   long long sent = 0, woke = 0, last_send = start;
-  int live = nconns;
+  live = nconns;
   for (;;) {
     long long t = now_ns();
     if (sent == total && (done == total || t > last_send + kDrainNs)) break;
@@ -168,14 +170,14 @@ int main(int argc, char** argv) {
         s->user_data = (unsigned)id;
       } else if (send(conns[id].fd, req, req_len, MSG_NOSIGNAL) != req_len) {
         fail_conn(id);
-        --live;
       }
     }
     if (live == 0) break;
     long long next = sent < total ? start + (long long)(sent * period) : t + kCoalesceNs;
     if (next < woke + kCoalesceNs) next = woke + kCoalesceNs;
     long long wait = next - now_ns();
-    if (wait < 0 || (sent < total && nfree == 0)) wait = sent < total && nfree == 0 ? kCoalesceNs : 0;
+    if (sent < total && nfree == 0) wait = kCoalesceNs;  // until an answer frees a connection
+    if (wait < 0) wait = 0;
     struct __kernel_timespec ts = {.tv_sec = wait / 1000000000, .tv_nsec = wait % 1000000000};
     if (uring) {
       struct io_uring_cqe* cqe;
@@ -186,10 +188,10 @@ int main(int argc, char** argv) {
         ++n;
         const int id = (int)(cqe->user_data & 0xffffffffu);
         if (cqe->user_data >> 32) continue;  // a failed send: its linked receive fails too
-        if (cqe->res <= 0) { fail_conn(id); --live; continue; }
+        if (cqe->res <= 0) { fail_conn(id); continue; }
         conns[id].used += cqe->res;
         int a = answer_complete(id);
-        if (a < 0) { fail_conn(id); --live; continue; }
+        if (a < 0) { fail_conn(id); continue; }
         if (a == 0) {
           struct io_uring_sqe* s = io_uring_get_sqe(&ring);
           io_uring_prep_recv(s, conns[id].fd, conns[id].buf + conns[id].used,
@@ -210,11 +212,10 @@ int main(int argc, char** argv) {
         if (m <= 0) {
           if (m < 0 && errno == EAGAIN) continue;
           fail_conn(id);
-          --live;
           continue;
         }
         c->used += m;
-        if (answer_complete(id) < 0) { fail_conn(id); --live; }
+        if (answer_complete(id) < 0) fail_conn(id);
       }
     }
     woke = now_ns();
