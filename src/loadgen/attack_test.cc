@@ -167,6 +167,36 @@ TEST(Attack, BusyConnectionsHoldTheSendsInThePacer) {
   });
 }
 
+// A pacer that is behind starts its backlog in bursts and lets the goroutines queued
+// meanwhile run in between. At 2,000,000 req/s (2,000 requests due within 1 ms) it is behind
+// from its first request; a goroutine whose sleep ends 0.1 ms into the step must then run
+// long before the pacer has started every request: started all at once, they would overflow
+// the processor's run queue, and what overflowed would wait behind the answers of the rest.
+TEST(Attack, ABacklogIsStartedInBursts) {
+  runtime::Runtime rt(runtime::Options{.procs = 1});
+  rt.run([] {
+    TestServer server([](http::Request&, http::ResponseWriter& w) { (void)w.reply(200, "ok"); });
+    Attacker a({.targets = {target(server, "GET", "/")}, .connections = 2000, .timeout = 10s});
+    std::atomic<std::int64_t> started_before_sleeper{-1};
+    runtime::WaitGroup woke;
+    woke.add(1);
+    runtime::go([&] {
+      std::int64_t start = 0;
+      while ((start = a.progress().step_start_ns) == 0) runtime::sleep_for(100us);
+      runtime::sleep_until(base::TimePoint(std::chrono::nanoseconds(start + 100'000)));
+      Progress p = a.progress();
+      started_before_sleeper = static_cast<std::int64_t>(p.done) + p.in_flight;
+      woke.done();
+    });
+    StepResult s = a.run(2'000'000, 1ms, now_ns());
+    woke.wait();
+    server.stop();
+    EXPECT_EQ(s.successes, 2000u) << text_report(s);
+    // 65 or 129 here (a burst or two); 2000 when the pacer started everything at once.
+    EXPECT_LT(started_before_sleeper.load(), 1000) << "requests started of 2000";
+  });
+}
+
 // Five targets round-robin, 10 requests each: 200 with 100 bytes, 404 with 8, a timeout, a
 // connection closed without an answer, and a POST whose 10-byte body is echoed.
 TEST(Attack, CountsStatusesSizesAndErrors) {

@@ -12,8 +12,9 @@
 //
 // Prints "RESULT <name> <value> <unit>" lines: offered_rate, sent, achieved_rate (sends over
 // the attack: first due time to last send), ok (status 200), errors, unfinished,
-// late_sends_p50_us / late_sends_p99_ms (send time minus due time), cpu_us_per_request and
-// cores (its own getrusage over the run). Waits at most 5 s for the last answers.
+// late_sends_p50_us / late_sends_p99_ms / late_sends_max_ms (send time minus due time),
+// cpu_us_per_request and cores (its own getrusage over the run). Waits at most 5 s for the
+// last answers.
 //
 // Usage: bare-open-loop -addr 127.0.0.1:PORT -rate R [-duration-s 3] [-conns 1000] [-path /]
 //        [-io uring|epoll]
@@ -235,6 +236,7 @@ int main(int argc, char** argv) {
   if (sent > 0) {
     printf("RESULT late_sends_p50_us %.1f us\n", late[sent / 2] / 1e3);
     printf("RESULT late_sends_p99_ms %.3f ms\n", late[sent * 99 / 100] / 1e6);
+    printf("RESULT late_sends_max_ms %.3f ms\n", late[sent - 1] / 1e6);
   }
   printf("RESULT cpu_us_per_request %.2f us\n", sent ? 1e6 * cpu / sent : 0);
   printf("RESULT cores %.2f cores\n", cpu / elapsed);
