@@ -23,6 +23,16 @@ def result_value(name, lines):
     return None
 
 
+def result_values(text):
+    """{NAME: VALUE} of every "RESULT NAME VALUE UNIT" line in text."""
+    values = {}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) == 4 and f[0] == "RESULT":
+            values[f[1]] = float(f[2])
+    return values
+
+
 def median_of(values):
     nums = [float(v) for v in values if v != "fail"]
     return statistics.median(nums) if nums else None
