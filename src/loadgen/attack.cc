@@ -177,7 +177,6 @@ WarmUp Attacker::warm_up(std::size_t per_host) {
   }
   // As many goroutines as requests the opened connections can carry at once.
   prepare_stacks(w.opened);
-  w.stacks = w.opened;
   return w;
 }
 

@@ -42,8 +42,7 @@ struct Progress {
 struct WarmUp {
   std::size_t wanted = 0;  // connections asked for, over all hosts
   std::size_t opened = 0;
-  std::size_t stacks = 0;  // goroutine stacks made ready (one per connection opened)
-  std::string error;       // the first failed dial ("host: why"), empty if none failed
+  std::string error;  // the first failed dial ("host: why"), empty if none failed
 };
 
 class Attacker {

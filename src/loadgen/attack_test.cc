@@ -349,7 +349,6 @@ TEST(Attack, WarmUpReadiesAGoroutineStackPerConnection) {
     WarmUp w = a.warm_up(40);
     const std::uint64_t created = runtime::current_stats().goroutines_created - before;
     EXPECT_EQ(w.opened, 40u) << w.error;
-    EXPECT_EQ(w.stacks, 40u);
     EXPECT_GE(created, 16u + 40u) << "16 dialers and a goroutine per stack";
   });
 }
