@@ -1,6 +1,6 @@
 """What bench/load-vs-wrk and bench/load-stall share (python3 stdlib only): building
-spindle-load, spindle-hello and the bare C open loop (bench/peers/c), and spindle-hello
-serving on CPU 0 with one processor."""
+spindle-load, spindle-hello and the bare C open loop (bench/peers/c), spindle-hello serving on
+CPU 0 with one processor, and the generators' command lines on CPU 1."""
 import os
 import subprocess
 
@@ -28,3 +28,15 @@ def start_server():
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                               env=dict(os.environ, SPINDLE_MAXPROCS="1"))
     return server, "http://" + server.stdout.readline().strip() + "/"
+
+
+def load_cmd(binary, url, rate, duration):
+    """One cold step of spindle-load on CPU 1 with one processor, its report in JSON."""
+    return ["taskset", "-c", "1", binary, "--procs", "1", "--rate", str(rate), "--duration",
+            duration, "--connections", "1000", "--debug-listen", "off", "--output", "json", url]
+
+
+def bare_cmd(url, rate, duration, io):
+    """The bare C open loop on CPU 1, on io ("uring" or "epoll"); duration like "3s"."""
+    return ["taskset", "-c", "1", BARE_BIN, "-addr", url.split("/")[2], "-rate", str(rate),
+            "-duration-s", duration.rstrip("s"), "-conns", "1000", "-io", io]
