@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "base/fd_limit.h"
@@ -20,6 +21,7 @@
 #include "loadgen/attack.h"
 #include "loadgen/html.h"
 #include "loadgen/report.h"
+#include "loadgen/results.h"
 #include "loadgen/schedule.h"
 #include "net/listener.h"
 #include "net/signals.h"
@@ -34,7 +36,7 @@ using namespace spindle;
 using namespace std::chrono_literals;
 
 struct Flags {
-  std::string url, targets_file, body_file, method = "GET", output = "text", html;
+  std::string url, targets_file, body_file, method = "GET", output = "text", html, results;
   std::vector<std::string> headers;
   double rate = 50;
   std::string ramp;
@@ -91,6 +93,9 @@ CLI::Option* add_flags(CLI::App& app, Flags& f) {
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
   app.add_option("--html", f.html, "also write a self-contained HTML report with plots here");
+  app.add_option("--results", f.results,
+                 "also write every request's outcome to this file, a CSV line each as it ends "
+                 "(docs/loadgen.md, \"Per-request results\")");
   app.add_option("--procs", f.procs, "processors (0: SPINDLE_MAXPROCS or the CPUs)")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
@@ -207,7 +212,19 @@ bool write_file(const std::string& path, const std::string& text) {
 
 // The run, as the main goroutine.
 int run(const Flags& f, const Plan& p) {
-  loadgen::Attacker attacker(p.attack);
+  // Created before anything runs: a file that cannot be written stops the run before it sends.
+  std::unique_ptr<loadgen::ResultsWriter> results;
+  if (!f.results.empty()) {
+    auto w = loadgen::ResultsWriter::create(f.results);
+    if (!w) {
+      std::fprintf(stderr, "spindle-load: --results: %s\n", w.error().c_str());
+      return 1;
+    }
+    results = std::move(*w);
+  }
+  loadgen::AttackOptions attack = p.attack;
+  attack.results = results.get();
+  loadgen::Attacker attacker(std::move(attack));
   debug::DebugServer debug({.program = "spindle-load",
                             .metrics =
                                 [&](debug::MetricsText& m) {
@@ -287,6 +304,12 @@ int run(const Flags& f, const Plan& p) {
   if (text && p.ramp) console.report(loadgen::text_summary(steps, summary, p.limits));
   if (!text) console.report(loadgen::json_report(steps, p.ramp, summary, p.limits));
   int rc = 0;
+  if (results) {
+    if (auto closed = results->close(); !closed) {
+      std::fprintf(stderr, "spindle-load: --results: %s\n", closed.error().c_str());
+      rc = 1;
+    }
+  }
   if (!f.html.empty()) {
     std::string title = p.attack.targets.front().describe();
     if (p.attack.targets.size() > 1)

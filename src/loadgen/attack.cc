@@ -284,6 +284,7 @@ void Attacker::send_one(const Prepared& p, std::int64_t scheduled_ns, bool waite
     total_errors_.fetch_add(1, kRelaxed);
   }
   rec.record(o);
+  if (options_.results != nullptr) options_.results->add(o, t, offered_rate_.load(kRelaxed));
   done_.fetch_add(1, kRelaxed);
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "http/client.h"
+#include "loadgen/results.h"
 #include "loadgen/step_result.h"
 #include "loadgen/target.h"
 
@@ -26,6 +27,8 @@ struct AttackOptions {
   // Dial, writing the request, and waiting for the response head are each bounded by it, and
   // the whole response body must arrive within it of the send.
   std::chrono::nanoseconds timeout = std::chrono::seconds(30);
+  // When set, every request's outcome is also written to it (--results).
+  ResultsWriter* results = nullptr;
 };
 
 // What a running step has done so far, for a progress line (relaxed counters).

@@ -3,9 +3,15 @@
 #include "loadgen/attack.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "http/test_server.h"
 #include "loadgen/report.h"
@@ -87,6 +93,54 @@ TEST(Attack, KeepsTheRateAndTheSchedule) {
       }
     }
   });
+}
+
+// --results: every request of the step has its line, with the status and the error the
+// report counts, written by request goroutines on two processors at once.
+TEST(Attack, EveryRequestHasAResultsLine) {
+  const std::string path = ::testing::TempDir() + "/attack_results_" + std::to_string(getpid());
+  in_runtime([&] {
+    TestServer server([](http::Request& r, http::ResponseWriter& w) {
+      (void)w.reply(r.target() == "/ok" ? 200 : 404, "body");
+    });
+    auto results = ResultsWriter::create(path);
+    ASSERT_TRUE(results) << results.error();
+    StepResult s;
+    {
+      Attacker a({.targets = {target(server, "GET", "/ok"), target(server, "GET", "/missing")},
+                  .connections = 100,
+                  .timeout = 5s,
+                  .results = results->get()});
+      s = a.run(400, 1s, now_ns());
+    }
+    server.stop();
+    ASSERT_TRUE((*results)->close());
+    EXPECT_EQ(s.requests, 400u);
+    std::ifstream in(path);
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line));
+    EXPECT_EQ(line + "\n", ResultsWriter::kHeader);
+    std::map<std::string, int> by_url_status_error;
+    int lines = 0;
+    while (std::getline(in, line)) {
+      ++lines;
+      std::vector<std::string> cols;
+      std::stringstream fields(line);
+      for (std::string c; std::getline(fields, c, ',');) cols.push_back(c);
+      if (line.ends_with(",")) cols.push_back("");
+      ASSERT_EQ(cols.size(), 11u) << line;
+      EXPECT_EQ(cols[1], "400") << line;
+      EXPECT_GE(std::stoll(cols[6]), 0) << line;                    // send lag
+      EXPECT_GE(std::stoll(cols[5]), std::stoll(cols[6])) << line;  // latency includes it
+      ++by_url_status_error[cols[3] + " " + cols[4] + " " + cols[10]];
+    }
+    EXPECT_EQ(lines, 400);
+    const std::string base = "http://" + server.address();
+    EXPECT_EQ(by_url_status_error[base + "/ok 200 "], 200);
+    EXPECT_EQ(by_url_status_error[base + "/missing 404 404 Not Found"], 200);
+    EXPECT_EQ(s.status_codes[404], 200u) << text_report(s);
+  });
+  unlink(path.c_str());
 }
 
 // The server answers nothing for 1 s in the middle of a 3 s step at 200 req/s. The requests
