@@ -96,7 +96,8 @@ TEST(Attack, KeepsTheRateAndTheSchedule) {
 }
 
 // --results: every request of the step has its line, with the status and the error the
-// report counts, written by request goroutines on two processors at once.
+// report counts, written by request goroutines on two processors at once (~100 KB: at least
+// one chunk written by a request goroutine, the rest on close).
 TEST(Attack, EveryRequestHasAResultsLine) {
   const std::string path = ::testing::TempDir() + "/attack_results_" + std::to_string(getpid());
   in_runtime([&] {
@@ -111,11 +112,11 @@ TEST(Attack, EveryRequestHasAResultsLine) {
                   .connections = 100,
                   .timeout = 5s,
                   .results = results->get()});
-      s = a.run(400, 1s, now_ns());
+      s = a.run(500, 2s, now_ns());
     }
     server.stop();
     ASSERT_TRUE((*results)->close());
-    EXPECT_EQ(s.requests, 400u);
+    EXPECT_EQ(s.requests, 1000u);
     std::ifstream in(path);
     std::string line;
     ASSERT_TRUE(std::getline(in, line));
@@ -129,16 +130,16 @@ TEST(Attack, EveryRequestHasAResultsLine) {
       for (std::string c; std::getline(fields, c, ',');) cols.push_back(c);
       if (line.ends_with(",")) cols.push_back("");
       ASSERT_EQ(cols.size(), 11u) << line;
-      EXPECT_EQ(cols[1], "400") << line;
+      EXPECT_EQ(cols[1], "500") << line;
       EXPECT_GE(std::stoll(cols[6]), 0) << line;                    // send lag
       EXPECT_GE(std::stoll(cols[5]), std::stoll(cols[6])) << line;  // latency includes it
       ++by_url_status_error[cols[3] + " " + cols[4] + " " + cols[10]];
     }
-    EXPECT_EQ(lines, 400);
+    EXPECT_EQ(lines, 1000);
     const std::string base = "http://" + server.address();
-    EXPECT_EQ(by_url_status_error[base + "/ok 200 "], 200);
-    EXPECT_EQ(by_url_status_error[base + "/missing 404 404 Not Found"], 200);
-    EXPECT_EQ(s.status_codes[404], 200u) << text_report(s);
+    EXPECT_EQ(by_url_status_error[base + "/ok 200 "], 500);
+    EXPECT_EQ(by_url_status_error[base + "/missing 404 404 Not Found"], 500);
+    EXPECT_EQ(s.status_codes[404], 500u) << text_report(s);
   });
   unlink(path.c_str());
 }

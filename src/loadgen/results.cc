@@ -8,7 +8,10 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/check.h"
 #include "base/time.h"
+#include "runtime/blocking.h"
+#include "runtime/runtime.h"
 
 namespace spindle::loadgen {
 
@@ -34,6 +37,24 @@ void append_field(std::string& out, std::string_view s) {
     out += c;
   }
   out += '"';
+}
+
+// Writes `data` whole: "" or "PATH: why". On a goroutine, as a blocking call: a write the
+// disk holds up (page cache writeback, a journal commit) then holds up only this goroutine,
+// while its processor goes on sending requests on another thread.
+std::string write_all(int fd, const std::string& path, const std::string& data) {
+  auto write = [&]() -> std::string {
+    std::size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return path + ": " + std::strerror(errno);
+      if (n == 0) return path + ": write wrote nothing";
+      done += static_cast<std::size_t>(n);
+    }
+    return "";
+  };
+  return runtime::in_goroutine() ? runtime::blocking(write) : write();
 }
 
 }  // namespace
@@ -77,30 +98,33 @@ std::string ResultsWriter::line(const Outcome& o, const Target& t, double offere
 
 void ResultsWriter::add(const Outcome& o, const Target& t, double offered_rate) {
   std::string l = line(o, t, offered_rate, o.scheduled_ns + unix_minus_steady_ns_);
-  runtime::MutexLock lock(mu_);
-  if (fd_ < 0 || !error_.empty()) return;
-  buf_ += l;
-  if (buf_.size() >= kFlushBytes) flush();
-}
-
-void ResultsWriter::flush() {
-  std::size_t done = 0;
-  while (done < buf_.size() && error_.empty()) {
-    ssize_t n = ::write(fd_, buf_.data() + done, buf_.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      error_ = path_ + ": " + (n < 0 ? std::strerror(errno) : "write wrote nothing");
-      break;
-    }
-    done += static_cast<std::size_t>(n);
+  std::string chunk;
+  int fd;
+  {
+    runtime::MutexLock lock(mu_);
+    if (fd_ < 0 || !error_.empty()) return;
+    buf_ += l;
+    // One writer at a time keeps the chunks in order; meanwhile the others append.
+    if (buf_.size() < kFlushBytes || writing_) return;
+    writing_ = true;
+    chunk.swap(buf_);
+    fd = fd_;
   }
-  buf_.clear();
+  std::string error = write_all(fd, path_, chunk);
+  runtime::MutexLock lock(mu_);
+  writing_ = false;
+  if (!error.empty() && error_.empty()) {
+    error_ = std::move(error);
+    buf_.clear();
+  }
 }
 
 base::Result<void, std::string> ResultsWriter::close() {
   runtime::MutexLock lock(mu_);
   if (fd_ < 0) return error_.empty() ? base::Result<void, std::string>() : error_;
-  if (error_.empty()) flush();
+  SPINDLE_CHECK(!writing_, "ResultsWriter::close while an add() is writing");
+  if (error_.empty()) error_ = write_all(fd_, path_, buf_);
+  buf_.clear();
   if (::close(fd_) != 0 && error_.empty()) error_ = path_ + ": " + std::strerror(errno);
   fd_ = -1;
   if (!error_.empty()) return error_;

@@ -41,7 +41,8 @@ class ResultsWriter {
   // One request's line. From any goroutine. After a failed write the rest is dropped, and
   // close() reports it.
   void add(const Outcome& o, const Target& t, double offered_rate);
-  // Writes what is buffered and closes the file: the first error ("PATH: why"), if any.
+  // Writes what is buffered and closes the file: the first error ("PATH: why"), if any. After
+  // every add() has returned.
   base::Result<void, std::string> close();
 
   // One line, without the clock's conversion: `timestamp_ns` is the scheduled time already
@@ -51,13 +52,13 @@ class ResultsWriter {
 
  private:
   ResultsWriter(int fd, std::string path, std::int64_t unix_minus_steady_ns);
-  void flush() REQUIRES(mu_);
 
   runtime::Mutex mu_;
   int fd_ GUARDED_BY(mu_);
   const std::string path_;
   const std::int64_t unix_minus_steady_ns_;  // Outcome's times are on the steady clock
   std::string buf_ GUARDED_BY(mu_);
+  bool writing_ GUARDED_BY(mu_) = false;  // an add() is writing a chunk, outside the lock
   std::string error_ GUARDED_BY(mu_);
 };
 
