@@ -139,7 +139,7 @@ std::optional<Format> parse_format(std::string_view text) {
   return std::nullopt;
 }
 
-void write_all(int fd, std::string_view line) {
+int write_all(int fd, std::string_view line) {
   while (!line.empty()) {
     const ssize_t n = ::write(fd, line.data(), line.size());
     if (n > 0) {
@@ -150,9 +150,10 @@ void write_all(int fd, std::string_view line) {
       pollfd p{fd, POLLOUT, 0};  // a non-blocking output (someone's O_NONBLOCK stderr)
       (void)::poll(&p, 1, 1000);
     } else {
-      return;
+      return n < 0 ? errno : EIO;  // 0 bytes for a non-empty write: nothing more will go
     }
   }
+  return 0;
 }
 
 std::string rfc3339(std::int64_t unix_ns) {

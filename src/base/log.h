@@ -96,8 +96,9 @@ class Logger {
 // RFC 3339 in UTC with microseconds: "2026-12-04T10:07:37.123456Z".
 std::string rfc3339(std::int64_t unix_ns);
 // write(2) until all of `line` is out, polling a non-blocking fd; gives up when the output is
-// gone (EPIPE, EBADF, ...). Blocks the calling thread: for writer threads, not goroutines.
-void write_all(int fd, std::string_view line);
+// gone (EPIPE, EBADF, ENOSPC, ...) and returns that errno (0 when all is out). Blocks the
+// calling thread: for writer threads, or a goroutine's runtime::blocking call.
+int write_all(int fd, std::string_view line);
 // `s` as a JSON string, quotes included; bytes that are not UTF-8 become U+FFFD.
 std::string json_quote(std::string_view s);
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "http/wire_format.h"
+#include "loadgen/results.h"
 #include "loadgen/schedule.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/mutex.h"

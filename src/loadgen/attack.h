@@ -13,11 +13,12 @@
 #include <vector>
 
 #include "http/client.h"
-#include "loadgen/results.h"
 #include "loadgen/step_result.h"
 #include "loadgen/target.h"
 
 namespace spindle::loadgen {
+
+class ResultsWriter;  // loadgen/results.h
 
 struct AttackOptions {
   std::vector<Target> targets;  // sent round-robin; at least one

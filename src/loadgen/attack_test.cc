@@ -15,6 +15,7 @@
 
 #include "http/test_server.h"
 #include "loadgen/report.h"
+#include "loadgen/results.h"
 #include "net/listener.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/wait_group.h"

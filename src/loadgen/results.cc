@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 #include "base/check.h"
+#include "base/log.h"
 #include "base/time.h"
 #include "runtime/blocking.h"
 #include "runtime/runtime.h"
@@ -20,10 +22,6 @@ namespace {
 // Written out once this much is buffered: a write per ~600 requests, so at tens of thousands
 // of requests per second the file costs a system call every few milliseconds, not per request.
 constexpr std::size_t kFlushBytes = 64 * 1024;
-
-std::int64_t ns_since_epoch(auto now) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
-}
 
 // RFC 4180: a field holding a comma, a quote or a line break is quoted, its quotes doubled.
 void append_field(std::string& out, std::string_view s) {
@@ -42,19 +40,10 @@ void append_field(std::string& out, std::string_view s) {
 // Writes `data` whole: "" or "PATH: why". On a goroutine, as a blocking call: a write the
 // disk holds up (page cache writeback, a journal commit) then holds up only this goroutine,
 // while its processor goes on sending requests on another thread.
-std::string write_all(int fd, const std::string& path, const std::string& data) {
-  auto write = [&]() -> std::string {
-    std::size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return path + ": " + std::strerror(errno);
-      if (n == 0) return path + ": write wrote nothing";
-      done += static_cast<std::size_t>(n);
-    }
-    return "";
-  };
-  return runtime::in_goroutine() ? runtime::blocking(write) : write();
+std::string write_out(int fd, const std::string& path, std::string_view data) {
+  auto write = [&] { return base::log::write_all(fd, data); };
+  const int err = runtime::in_goroutine() ? runtime::blocking(write) : write();
+  return err == 0 ? "" : path + ": " + std::strerror(err);
 }
 
 }  // namespace
@@ -63,8 +52,10 @@ base::Result<std::unique_ptr<ResultsWriter>, std::string> ResultsWriter::create(
     const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return path + ": " + std::strerror(errno);
-  const std::int64_t offset =
-      ns_since_epoch(std::chrono::system_clock::now()) - ns_since_epoch(base::Clock::now());
+  const std::int64_t offset = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count() -
+                              base::to_ns(base::Clock::now());
   std::unique_ptr<ResultsWriter> w(new ResultsWriter(fd, path, offset));
   runtime::MutexLock lock(w->mu_);
   w->buf_ = kHeader;
@@ -110,7 +101,7 @@ void ResultsWriter::add(const Outcome& o, const Target& t, double offered_rate) 
     chunk.swap(buf_);
     fd = fd_;
   }
-  std::string error = write_all(fd, path_, chunk);
+  std::string error = write_out(fd, path_, chunk);
   runtime::MutexLock lock(mu_);
   writing_ = false;
   if (!error.empty() && error_.empty()) {
@@ -121,12 +112,13 @@ void ResultsWriter::add(const Outcome& o, const Target& t, double offered_rate) 
 
 base::Result<void, std::string> ResultsWriter::close() {
   runtime::MutexLock lock(mu_);
-  if (fd_ < 0) return error_.empty() ? base::Result<void, std::string>() : error_;
-  SPINDLE_CHECK(!writing_, "ResultsWriter::close while an add() is writing");
-  if (error_.empty()) error_ = write_all(fd_, path_, buf_);
-  buf_.clear();
-  if (::close(fd_) != 0 && error_.empty()) error_ = path_ + ": " + std::strerror(errno);
-  fd_ = -1;
+  if (fd_ >= 0) {
+    SPINDLE_CHECK(!writing_, "ResultsWriter::close while an add() is writing");
+    if (error_.empty()) error_ = write_out(fd_, path_, buf_);
+    buf_.clear();
+    if (::close(fd_) != 0 && error_.empty()) error_ = path_ + ": " + std::strerror(errno);
+    fd_ = -1;
+  }
   if (!error_.empty()) return error_;
   return {};
 }
